@@ -1,0 +1,1108 @@
+import { ErrorCodes, MdmError, isMdmError, toMdmError, type ErrorCode } from "./errors.js";
+import { BACKEND_BRAND, type BatchSource, type IStorageBackend } from "./interface.js";
+import { MetricsCollector, type MetricSummary } from "./metrics.js";
+import { METADATA_TABLE, isSystemTable, normalizeDatasetName, quoteIdentifier, validateIdentifier } from "./names.js";
+import { toColumnsAndRows, toDataFrame } from "./dataframe.js";
+import type {
+  BackendCapabilities,
+  BackendType,
+  ColumnAnalysis,
+  ColumnDef,
+  CreateDatasetOptions,
+  DataFrame,
+  DataFrameInput,
+  FileFormat,
+  IfExists,
+  Implementation,
+  ListTablesOptions,
+  Metadata,
+  QueryResult,
+  ReadOptions,
+  RowBatch,
+  StorageEngine,
+  StreamReadOptions,
+  StreamWriteOptions,
+  TableInfo,
+  Value,
+  WriteOptions,
+} from "./types.js";
+import { columnNormalizer, type ValueNormalizer } from "./values.js";
+
+/** A FIFO lock: one holder at a time, in call order. */
+export class AsyncMutex {
+  private tail: Promise<void> = Promise.resolve();
+
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(fn);
+    this.tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+}
+
+interface EngineEntry<TEngine> {
+  handle: StorageEngine;
+  engine: TEngine;
+  writeLock: AsyncMutex;
+  lastUsed: number;
+}
+
+/** A read of one table, planned by the base class; SQL backends turn it into SQL with `selectSql()`. */
+export interface SelectPlan {
+  table: string;
+  /** Columns to return, in this order. */
+  columns: ColumnDef[];
+  /** Equality on columns (values normalised), or raw SQL (trusted, like `query()`). */
+  where?: { equals: Array<[ColumnDef, Value]> } | { sql: string };
+  orderBy: ColumnDef[];
+  limit?: number;
+  batchSize: number;
+}
+
+/** SQL text and parameters of a SelectPlan. */
+export function selectSql(plan: SelectPlan, placeholder: (index: number) => string): { sql: string; params: Value[] } {
+  const params: Value[] = [];
+  let sql = `SELECT ${plan.columns.map((c) => quoteIdentifier(c.name)).join(", ")} FROM ${quoteIdentifier(plan.table)}`;
+  if (plan.where && "sql" in plan.where) {
+    sql += ` WHERE ${plan.where.sql}`;
+  } else if (plan.where && plan.where.equals.length > 0) {
+    const parts = plan.where.equals.map(([column, value]) => {
+      if (value === null) return `${quoteIdentifier(column.name)} IS NULL`;
+      params.push(value);
+      return `${quoteIdentifier(column.name)} = ${placeholder(params.length - 1)}`;
+    });
+    sql += ` WHERE ${parts.join(" AND ")}`;
+  }
+  if (plan.orderBy.length > 0) sql += ` ORDER BY ${plan.orderBy.map((c) => quoteIdentifier(c.name)).join(", ")}`;
+  if (plan.limit !== undefined) sql += ` LIMIT ${plan.limit}`;
+  return { sql, params };
+}
+
+export interface BaseBackendOptions {
+  /** How many database engines stay open at once (least recently used closed first). Default unlimited. */
+  maxOpenEngines?: number;
+  /** Record metrics on every operation (the new implementations). */
+  metrics?: boolean;
+  /** Values that must never appear in an error message (passwords). */
+  secrets?: () => ReadonlyArray<string | undefined | null>;
+}
+
+let nextEngineId = 1;
+
+const DEFAULT_BATCH_SIZE = 10_000;
+
+/**
+ * The base class of every backend ("new storage backend" in the original). It implements every
+ * public method of IStorageBackend: argument validation, closed state, the engine cache, write
+ * serialisation, metrics, error wrapping, metadata, dataset operations and streaming. A backend
+ * overrides the protected `_hooks` only.
+ *
+ * TEngine is what the backend keeps per database (a connection, a pool); TSession is what one
+ * operation uses (the same connection, or a pool client).
+ */
+export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageBackend {
+  abstract readonly backendType: BackendType;
+  abstract readonly implementation: Implementation;
+  abstract readonly capabilities: BackendCapabilities;
+
+  protected readonly metrics = new MetricsCollector();
+  private readonly engines = new Map<string, EngineEntry<TEngine>>();
+  private readonly opening = new Map<string, Promise<EngineEntry<TEngine>>>();
+  private defaultDatabase: string | undefined;
+  private isClosed = false;
+  private initialized: Promise<void> | undefined;
+  private readonly baseOptions: BaseBackendOptions;
+
+  protected constructor(options: BaseBackendOptions = {}) {
+    this.baseOptions = options;
+    Object.defineProperty(this, BACKEND_BRAND, { value: true, enumerable: false });
+  }
+
+  // =============================================================================================
+  // Hooks: what a backend implements.
+
+  /** Where a (normalised) dataset lives: a file path, a database or a schema name. */
+  protected abstract _resolveDatabasePath(datasetName: string): string;
+  /** Validate and normalise a database path given by a caller (absolute file path, quoted-safe name). */
+  protected abstract _normalizeDatabasePath(databasePath: string): string;
+  protected abstract _databaseExists(databasePath: string): Promise<boolean>;
+  protected abstract _createDatabase(databasePath: string): Promise<void>;
+  /** Called after the base class closed the engine of this database. */
+  protected abstract _dropDatabase(databasePath: string): Promise<void>;
+  /** Names of the datasets this backend holds (unvalidated; the base class filters them). */
+  protected abstract _listDatasetNames(): Promise<string[]>;
+  protected abstract _openEngine(databasePath: string): Promise<TEngine>;
+  protected abstract _closeEngine(engine: TEngine): Promise<void>;
+  protected abstract _acquire(engine: TEngine): Promise<TSession>;
+  protected abstract _release(engine: TEngine, session: TSession, error?: unknown): Promise<void>;
+  protected abstract _rawConnection(engine: TEngine): unknown;
+  /** Table names of the database, system tables included. */
+  protected abstract _listTables(session: TSession): Promise<string[]>;
+  /** Columns with logical types, or undefined when the table does not exist. */
+  protected abstract _describeTable(session: TSession, table: string): Promise<ColumnDef[] | undefined>;
+  protected abstract _createTable(session: TSession, table: string, columns: ColumnDef[]): Promise<void>;
+  /** The bulk write path: rows already normalised and checked, in the order of `columns`. */
+  protected abstract _insertRows(session: TSession, table: string, columns: ColumnDef[], rows: Value[][]): Promise<void>;
+  /** Stream the rows of a planned read, typed by `plan.columns`, in batches of `plan.batchSize`. SQL backends use `selectSql(plan, ...)`. */
+  protected abstract _streamSelect(session: TSession, plan: SelectPlan, signal?: AbortSignal): AsyncIterable<Value[][]>;
+  /** Run SQL that returns rows; `hints` give the logical type of result columns where known. */
+  protected abstract _query(session: TSession, sql: string, params: Value[], hints?: Array<ColumnDef | undefined>): Promise<QueryResult>;
+  /** Run SQL that changes something. */
+  protected abstract _execute(session: TSession, sql: string, params: Value[]): Promise<{ rowsAffected: number }>;
+  /** Placeholder for the i-th (0-based) parameter: `?` or `$1`. */
+  protected abstract _placeholder(index: number): string;
+  /** Turn a driver error into an MdmError with a stable code (without secrets). */
+  protected abstract _mapError(error: unknown, context: string): MdmError;
+
+  /** A checker for values this backend cannot hold in such a column, or undefined when all fit. */
+  protected _valueChecker(_column: ColumnDef): ((value: Value) => void) | undefined {
+    return undefined;
+  }
+
+  protected async _init(): Promise<void> {}
+
+  protected async _countRows(session: TSession, table: string): Promise<number> {
+    const result = await this._query(session, `SELECT COUNT(*) AS n FROM ${quoteIdentifier(table)}`, [], [{ name: "n", type: "int64" }]);
+    return Number(result.rows[0]?.[0] ?? 0);
+  }
+
+  /** Key and JSON text of every metadata entry, or undefined when there is no `_metadata` table. */
+  protected async _readMetadata(session: TSession): Promise<Array<[string, Value]> | undefined> {
+    if (!(await this._describeTable(session, METADATA_TABLE))) return undefined;
+    const text = { name: "v", type: "text" } as const;
+    const result = await this._query(session, `SELECT "key", "value" FROM ${quoteIdentifier(METADATA_TABLE)}`, [], [text, text]);
+    return result.rows.filter((r) => typeof r[0] === "string").map((r) => [r[0] as string, r[1] as Value]);
+  }
+
+  /** Upsert metadata entries (key, JSON text) inside the caller's transaction. */
+  protected async _writeMetadata(session: TSession, entries: ReadonlyArray<readonly [string, string]>, updatedAt: string): Promise<void> {
+    if (!(await this._describeTable(session, METADATA_TABLE))) {
+      await this._createTable(session, METADATA_TABLE, METADATA_COLUMNS);
+    }
+    const t = quoteIdentifier(METADATA_TABLE);
+    for (const [key, text] of entries) {
+      await this._execute(session, `DELETE FROM ${t} WHERE "key" = ${this._placeholder(0)}`, [key]);
+      await this._execute(session, `INSERT INTO ${t} ("key", "value", "updated_at") VALUES (${this._placeholder(0)}, ${this._placeholder(1)}, ${this._placeholder(2)})`, [key, text, updatedAt]);
+    }
+  }
+
+  /** COUNT, COUNT(col), COUNT(DISTINCT col), MIN, MAX and the first two moments of numeric columns. */
+  protected async _columnStats(session: TSession, table: string, column: ColumnDef): Promise<{ total: number; nonNull: number; unique: number; min: Value; max: Value; m1: number | null; m2: number | null }> {
+    const c = quoteIdentifier(column.name);
+    const t = quoteIdentifier(table);
+    const numeric = column.type === "int64" || column.type === "float64" || column.type === "decimal";
+    const comparable = column.type !== "blob" && column.type !== "json";
+    const count = { name: "n", type: "int64" } as const;
+    const stats = await this._query(
+      session,
+      `SELECT COUNT(*), COUNT(${c}), COUNT(DISTINCT ${c})${comparable ? `, MIN(${c}), MAX(${c})` : ""} FROM ${t}`,
+      [],
+      [count, count, count, ...(comparable ? [column, column] : [])],
+    );
+    const row = stats.rows[0] ?? [];
+    let m1: number | null = null;
+    let m2: number | null = null;
+    if (numeric && Number(row[1] ?? 0) > 0) {
+      const f = { name: "f", type: "float64" } as const;
+      const moments = await this._query(session, `SELECT AVG(${c} * 1.0), AVG(${c} * 1.0 * ${c}) FROM ${t} WHERE ${c} IS NOT NULL`, [], [f, f]);
+      m1 = Number(moments.rows[0]?.[0]);
+      m2 = Number(moments.rows[0]?.[1]);
+    }
+    return {
+      total: Number(row[0] ?? 0),
+      nonNull: Number(row[1] ?? 0),
+      unique: Number(row[2] ?? 0),
+      min: comparable ? (row[3] ?? null) : null,
+      max: comparable ? (row[4] ?? null) : null,
+      m1,
+      m2,
+    };
+  }
+
+  protected async _dropTable(session: TSession, table: string): Promise<void> {
+    await this._execute(session, `DROP TABLE ${quoteIdentifier(table)}`, []);
+  }
+
+  protected async _begin(session: TSession): Promise<void> {
+    await this._execute(session, "BEGIN", []);
+  }
+
+  protected async _commit(session: TSession): Promise<void> {
+    await this._execute(session, "COMMIT", []);
+  }
+
+  protected async _rollback(session: TSession): Promise<void> {
+    await this._execute(session, "ROLLBACK", []);
+  }
+
+  protected async _optimize(_session: TSession, _engine: TEngine): Promise<void> {
+    throw new MdmError(ErrorCodes.UNSUPPORTED_OPERATION, `${this.describe()} has no optimize()`);
+  }
+
+  protected async _databaseSize(_engine: TEngine, _databasePath: string): Promise<number> {
+    throw new MdmError(ErrorCodes.UNSUPPORTED_OPERATION, `${this.describe()} cannot report its size`);
+  }
+
+  protected async _importFile(_session: TSession, _table: string, _filePath: string, _format: FileFormat, _ifExists: IfExists): Promise<number> {
+    throw new MdmError(ErrorCodes.UNSUPPORTED_OPERATION, `${this.describe()} has no native file import`);
+  }
+
+  protected async _exportFile(_session: TSession, _table: string, _filePath: string, _format: FileFormat): Promise<void> {
+    throw new MdmError(ErrorCodes.UNSUPPORTED_OPERATION, `${this.describe()} has no native file export`);
+  }
+
+  protected _stagingPath(_datasetName: string, _runId: string): string {
+    throw new MdmError(ErrorCodes.UNSUPPORTED_OPERATION, `${this.describe()} has no staging`);
+  }
+
+  protected async _listStagingPaths(_datasetName: string): Promise<string[]> {
+    return [];
+  }
+
+  /** Move a staging database onto the dataset's path; the base class closed both engines first. */
+  protected async _publishStaging(_stagingPath: string, _finalPath: string, _replace: boolean): Promise<void> {
+    throw new MdmError(ErrorCodes.UNSUPPORTED_OPERATION, `${this.describe()} has no staging`);
+  }
+
+  // =============================================================================================
+  // Plumbing shared by the public methods.
+
+  protected describe(): string {
+    return `${this.backendType} (${this.implementation})`;
+  }
+
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  protected secrets(): ReadonlyArray<string | undefined | null> {
+    return this.baseOptions.secrets?.() ?? [];
+  }
+
+  /** Every public method runs through here: closed check, init, metrics, error mapping. */
+  protected async run<T>(operation: string, fn: () => Promise<T>, tags: Record<string, string> = {}, rowsOf?: (r: T) => number): Promise<T> {
+    if (this.isClosed) {
+      throw new MdmError(ErrorCodes.CLOSED, `The ${this.describe()} backend is closed`);
+    }
+    const body = async (): Promise<T> => {
+      try {
+        await this.init();
+        return await fn();
+      } catch (error) {
+        throw this.wrapError(error, operation);
+      }
+    };
+    if (!this.capabilities.metrics) return body();
+    return this.metrics.time(
+      `storage.${operation}`,
+      { backend: this.backendType, implementation: this.implementation, ...tags },
+      body,
+      rowsOf,
+    );
+  }
+
+  protected wrapError(error: unknown, context: string): MdmError {
+    if (isMdmError(error)) return error;
+    try {
+      const mapped = this._mapError(error, context);
+      return mapped;
+    } catch {
+      return toMdmError(error, ErrorCodes.INTERNAL, context, { secrets: this.secrets() });
+    }
+  }
+
+  private engineEntryFor(handle: StorageEngine | undefined): Promise<EngineEntry<TEngine>> {
+    if (handle === undefined) {
+      if (this.defaultDatabase === undefined) {
+        throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "No engine available: call getEngine() first or pass an engine");
+      }
+      return this.openEngine(this.defaultDatabase);
+    }
+    if (typeof handle !== "object" || handle === null || typeof handle.database !== "string" || handle.backendType !== this.backendType) {
+      throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Not an engine of this ${this.backendType} backend`);
+    }
+    return this.openEngine(handle.database);
+  }
+
+  private async openEngine(database: string): Promise<EngineEntry<TEngine>> {
+    const cached = this.engines.get(database);
+    if (cached) {
+      cached.lastUsed = performance.now();
+      return cached;
+    }
+    const pending = this.opening.get(database);
+    if (pending) return pending;
+    const promise = (async () => {
+      const engine = await this._openEngine(database);
+      const entry: EngineEntry<TEngine> = {
+        handle: Object.freeze({ backendType: this.backendType, database, id: nextEngineId++ }),
+        engine,
+        writeLock: new AsyncMutex(),
+        lastUsed: performance.now(),
+      };
+      this.engines.set(database, entry);
+      await this.evictEngines(database);
+      return entry;
+    })();
+    this.opening.set(database, promise);
+    try {
+      return await promise;
+    } finally {
+      this.opening.delete(database);
+    }
+  }
+
+  private async evictEngines(keep: string): Promise<void> {
+    const max = this.baseOptions.maxOpenEngines;
+    if (max === undefined) return;
+    while (this.engines.size > max) {
+      let oldest: EngineEntry<TEngine> | undefined;
+      for (const entry of this.engines.values()) {
+        if (entry.handle.database === keep) continue;
+        if (!oldest || entry.lastUsed < oldest.lastUsed) oldest = entry;
+      }
+      if (!oldest) return;
+      await this.closeEngineEntry(oldest);
+    }
+  }
+
+  private async closeEngineEntry(entry: EngineEntry<TEngine>): Promise<void> {
+    this.engines.delete(entry.handle.database);
+    // Let running writes finish before the engine goes away.
+    await entry.writeLock.run(async () => this._closeEngine(entry.engine));
+  }
+
+  /** Close the engine of one database if it is open (before a drop, a rename, a publish). */
+  protected async closeEngineOf(database: string): Promise<void> {
+    const pending = this.opening.get(database);
+    if (pending) await pending.catch(() => undefined);
+    const entry = this.engines.get(database);
+    if (entry) await this.closeEngineEntry(entry);
+  }
+
+  protected async withSession<T>(entry: EngineEntry<TEngine>, fn: (session: TSession) => Promise<T>): Promise<T> {
+    const session = await this._acquire(entry.engine);
+    let failure: unknown;
+    try {
+      return await fn(session);
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      await this._release(entry.engine, session, failure);
+    }
+  }
+
+  /** Run fn inside one transaction on one session, serialised with other writes when the engine needs it. */
+  protected async withWrite<T>(entry: EngineEntry<TEngine>, fn: (session: TSession) => Promise<T>, transactional = true): Promise<T> {
+    const work = () =>
+      this.withSession(entry, async (session) => {
+        if (!transactional) return fn(session);
+        await this._begin(session);
+        try {
+          const result = await fn(session);
+          await this._commit(session);
+          return result;
+        } catch (error) {
+          try {
+            await this._rollback(session);
+          } catch {
+            // The original error matters more than a failed rollback (the connection may be gone).
+          }
+          throw error;
+        }
+      });
+    return this.capabilities.serializedWrites ? entry.writeLock.run(work) : work();
+  }
+
+  private async requireColumns(session: TSession, table: string): Promise<ColumnDef[]> {
+    const columns = await this._describeTable(session, table);
+    if (!columns) {
+      throw new MdmError(ErrorCodes.TABLE_NOT_FOUND, `Table ${JSON.stringify(table)} does not exist`, { details: { table } });
+    }
+    return columns;
+  }
+
+  private datasetPath(datasetName: string): { name: string; path: string } {
+    const name = normalizeDatasetName(datasetName);
+    return { name, path: this._resolveDatabasePath(name) };
+  }
+
+  private async datasetEntry(datasetName: string): Promise<EngineEntry<TEngine>> {
+    const { name, path } = this.datasetPath(datasetName);
+    if (!this.engines.has(path) && !(await this._databaseExists(path))) {
+      throw new MdmError(ErrorCodes.DATASET_NOT_FOUND, `Dataset ${JSON.stringify(name)} does not exist in ${this.backendType}`, {
+        details: { dataset: name, backend: this.backendType },
+      });
+    }
+    return this.openEngine(path);
+  }
+
+  /** Per-column normalisers that also apply the backend's own limits. */
+  private writersFor(columns: ColumnDef[]): ValueNormalizer[] {
+    return columns.map((column) => {
+      const normalize = columnNormalizer(column);
+      const check = this._valueChecker(column);
+      if (!check) return normalize;
+      return (value: unknown) => {
+        const v = normalize(value);
+        if (v !== null) check(v);
+        return v;
+      };
+    });
+  }
+
+  private normalizeRows(columns: ColumnDef[], writers: ValueNormalizer[], rows: readonly (readonly unknown[])[], table: string, offset: number): Value[][] {
+    const out: Value[][] = new Array(rows.length);
+    const width = columns.length;
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r] as readonly unknown[];
+      if (row.length !== width) {
+        throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Row ${offset + r} of table ${JSON.stringify(table)} has ${row.length} values for ${width} columns`);
+      }
+      const normalized: Value[] = new Array(width);
+      for (let c = 0; c < width; c++) {
+        try {
+          normalized[c] = (writers[c] as ValueNormalizer)(row[c]);
+        } catch (error) {
+          if (isMdmError(error)) {
+            throw new MdmError(error.code, `Table ${JSON.stringify(table)}, row ${offset + r}: ${error.message}`, {
+              cause: error,
+              details: { ...error.details, table, row: offset + r },
+            });
+          }
+          throw error;
+        }
+      }
+      out[r] = normalized;
+    }
+    return out;
+  }
+
+  private validateColumns(columns: ColumnDef[]): ColumnDef[] {
+    if (!Array.isArray(columns) || columns.length === 0) {
+      throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "A table needs at least one column");
+    }
+    const seen = new Set<string>();
+    for (const column of columns) {
+      validateIdentifier(column.name, "column");
+      const folded = column.name.toLowerCase();
+      if (seen.has(folded)) {
+        throw new MdmError(ErrorCodes.INVALID_NAME, `Column ${JSON.stringify(column.name)} appears twice (names are compared without case)`);
+      }
+      seen.add(folded);
+      columnNormalizer(column); // throws on an unknown type
+    }
+    return columns;
+  }
+
+  /**
+   * The one write path: create/replace/append the table, then stream normalised batches into the
+   * bulk hook, all in one transaction.
+   */
+  private async writeInto(
+    entry: EngineEntry<TEngine>,
+    table: string,
+    columns: ColumnDef[],
+    source: BatchSource,
+    ifExists: IfExists,
+    signal?: AbortSignal,
+    onBatch?: (rowsWritten: number) => void,
+  ): Promise<number> {
+    validateIdentifier(table, "table");
+    if (!["fail", "replace", "append"].includes(ifExists)) {
+      throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `ifExists must be "fail", "replace" or "append", got ${JSON.stringify(ifExists)}`);
+    }
+    this.validateColumns(columns);
+    return this.withWrite(entry, async (session) => {
+      let target = columns;
+      const existing = await this._describeTable(session, table);
+      if (existing) {
+        if (ifExists === "fail") {
+          throw new MdmError(ErrorCodes.TABLE_EXISTS, `Table ${JSON.stringify(table)} already exists`, { details: { table } });
+        }
+        if (ifExists === "replace") {
+          await this._dropTable(session, table);
+          await this._createTable(session, table, columns);
+        } else {
+          target = alignColumns(table, existing, columns);
+        }
+      } else {
+        await this._createTable(session, table, columns);
+      }
+      const writers = this.writersFor(target);
+      const order = target === columns ? undefined : target.map((t) => columns.findIndex((c) => c.name.toLowerCase() === t.name.toLowerCase()));
+      let written = 0;
+      for await (const item of source as AsyncIterable<Value[][] | RowBatch>) {
+        if (signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "The write was aborted");
+        const raw = Array.isArray(item) ? item : item.rows;
+        if (raw.length === 0) continue;
+        const reordered = order ? raw.map((row) => order.map((i) => row[i] as Value)) : raw;
+        const rows = this.normalizeRows(target, writers, reordered, table, written);
+        await this._insertRows(session, table, target, rows);
+        written += rows.length;
+        onBatch?.(written);
+      }
+      return written;
+    });
+  }
+
+  private async selectPlan(session: TSession, table: string, options: { columns?: string[]; where?: string | Record<string, Value>; limit?: number; orderBy?: string[]; batchSize?: number }): Promise<SelectPlan> {
+    validateIdentifier(table, "table");
+    const all = await this.requireColumns(session, table);
+    const pick = (name: string): ColumnDef => {
+      const found = all.find((c) => c.name === name) ?? all.find((c) => c.name.toLowerCase() === String(name).toLowerCase());
+      if (!found) {
+        throw new MdmError(ErrorCodes.COLUMN_NOT_FOUND, `Table ${JSON.stringify(table)} has no column ${JSON.stringify(name)}`, {
+          details: { table, column: name },
+        });
+      }
+      return found;
+    };
+    const columns = options.columns ? options.columns.map(pick) : all;
+    if (columns.length === 0) throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "Select at least one column");
+    let where: SelectPlan["where"];
+    if (typeof options.where === "string") {
+      if (options.where.trim() !== "") where = { sql: options.where };
+    } else if (options.where && typeof options.where === "object") {
+      where = {
+        equals: Object.entries(options.where).map(([name, value]) => {
+          const column = pick(name);
+          return [column, value === null ? null : columnNormalizer(column)(value)] as [ColumnDef, Value];
+        }),
+      };
+    }
+    if (options.limit !== undefined && options.limit !== null && (!Number.isSafeInteger(options.limit) || options.limit < 0)) {
+      throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `limit must be a non-negative integer, got ${options.limit}`);
+    }
+    const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+      throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `batchSize must be a positive integer, got ${batchSize}`);
+    }
+    return {
+      table,
+      columns,
+      where,
+      orderBy: (options.orderBy ?? []).map(pick),
+      limit: options.limit ?? undefined,
+      batchSize,
+    };
+  }
+
+  private async readAll(entry: EngineEntry<TEngine>, table: string, options: ReadOptions): Promise<DataFrame> {
+    return this.withSession(entry, async (session) => {
+      const plan = await this.selectPlan(session, table, options);
+      const rows: Value[][] = [];
+      for await (const batch of this._streamSelect(session, plan)) for (const row of batch) rows.push(row);
+      return toDataFrame(plan.columns, rows);
+    });
+  }
+
+  // =============================================================================================
+  // Public API
+
+  init(): Promise<void> {
+    if (this.isClosed) return Promise.reject(new MdmError(ErrorCodes.CLOSED, `The ${this.describe()} backend is closed`));
+    if (!this.initialized) {
+      this.initialized = this._init().catch((error) => {
+        this.initialized = undefined;
+        throw this.wrapError(error, "init");
+      });
+    }
+    return this.initialized;
+  }
+
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    await this.closeConnections();
+    this.isClosed = true;
+  }
+
+  async closeConnections(): Promise<void> {
+    const pending = [...this.opening.values()];
+    await Promise.all(pending.map((p) => p.catch(() => undefined)));
+    const entries = [...this.engines.values()];
+    const errors: unknown[] = [];
+    for (const entry of entries) {
+      try {
+        await this.closeEngineEntry(entry);
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    if (errors.length > 0) throw this.wrapError(errors[0], "closeConnections");
+  }
+
+  getEngine(databasePath: string): Promise<StorageEngine> {
+    return this.run("get_engine", async () => {
+      const path = this._normalizeDatabasePath(databasePath);
+      const entry = await this.openEngine(path);
+      this.defaultDatabase = path;
+      return entry.handle;
+    });
+  }
+
+  getConnection(engine?: StorageEngine): Promise<unknown> {
+    return this.run("get_connection", async () => this._rawConnection((await this.engineEntryFor(engine)).engine));
+  }
+
+  databaseExists(databasePath: string): Promise<boolean> {
+    return this.run("database_exists", async () => this._databaseExists(this._normalizeDatabasePath(databasePath)));
+  }
+
+  createDatabase(databasePath: string): Promise<void> {
+    return this.run("create_database", async () => {
+      const path = this._normalizeDatabasePath(databasePath);
+      if (!(await this._databaseExists(path))) await this._createDatabase(path);
+    });
+  }
+
+  dropDatabase(databasePath: string): Promise<void> {
+    return this.run("drop_database", async () => {
+      const path = this._normalizeDatabasePath(databasePath);
+      await this.closeEngineOf(path);
+      if (this.defaultDatabase === path) this.defaultDatabase = undefined;
+      if (await this._databaseExists(path)) await this._dropDatabase(path);
+    });
+  }
+
+  getDatabasePath(datasetName: string): string {
+    return this.datasetPath(datasetName).path;
+  }
+
+  createTableFromDataFrame(df: DataFrameInput, tableName: string, engine: StorageEngine, ifExists: IfExists = "fail"): Promise<void> {
+    return this.run(
+      "create_table",
+      async () => {
+        const { columns, rows } = toColumnsAndRows(df);
+        await this.writeInto(await this.engineEntryFor(engine), tableName, columns, [rows], ifExists);
+      },
+      { table: String(tableName) },
+    );
+  }
+
+  readTableToDataFrame(tableName: string, engine: StorageEngine, limit?: number): Promise<DataFrame> {
+    return this.run("read_table", async () => this.readAll(await this.engineEntryFor(engine), tableName, { limit }), { table: String(tableName) }, (r) => r.rows.length);
+  }
+
+  readTable(tableName: string, options: ReadOptions = {}): Promise<DataFrame> {
+    return this.run("read_filtered", async () => this.readAll(await this.engineEntryFor(options.engine), tableName, options), { table: String(tableName) }, (r) => r.rows.length);
+  }
+
+  writeTable(tableName: string, df: DataFrameInput, options: WriteOptions = {}): Promise<void> {
+    return this.run(
+      "write_table",
+      async () => {
+        const { columns, rows } = toColumnsAndRows(df);
+        await this.writeInto(await this.engineEntryFor(options.engine), tableName, columns, [rows], options.ifExists ?? "replace");
+      },
+      { table: String(tableName) },
+    );
+  }
+
+  query(sql: string, params: Value[] = [], engine?: StorageEngine): Promise<DataFrame> {
+    return this.run("query", async () => {
+      if (typeof sql !== "string" || sql.trim() === "") throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "query() needs SQL text");
+      const entry = await this.engineEntryFor(engine);
+      const result = await this.withSession(entry, (session) => this._query(session, sql, params));
+      return toDataFrame(result.columns, result.rows);
+    });
+  }
+
+  executeQuery(sql: string, engine?: StorageEngine, params: Value[] = []): Promise<{ rowsAffected: number }> {
+    return this.run("execute", async () => {
+      if (typeof sql !== "string" || sql.trim() === "") throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "executeQuery() needs SQL text");
+      const entry = await this.engineEntryFor(engine);
+      return this.withWrite(entry, (session) => this._execute(session, sql, params), false);
+    });
+  }
+
+  getTableInfo(tableName: string, engine?: StorageEngine): Promise<TableInfo> {
+    return this.run(
+      "table_info",
+      async () => {
+        validateIdentifier(tableName, "table");
+        const entry = await this.engineEntryFor(engine);
+        return this.withSession(entry, async (session) => {
+          const columns = await this.requireColumns(session, tableName);
+          return { name: tableName, columns, rowCount: await this._countRows(session, tableName), columnCount: columns.length };
+        });
+      },
+      { table: String(tableName) },
+    );
+  }
+
+  getColumns(tableName: string, engine?: StorageEngine): Promise<string[]> {
+    return this.run("get_columns", async () => {
+      validateIdentifier(tableName, "table");
+      const entry = await this.engineEntryFor(engine);
+      return this.withSession(entry, async (session) => (await this.requireColumns(session, tableName)).map((c) => c.name));
+    });
+  }
+
+  analyzeColumn(tableName: string, columnName: string, engine?: StorageEngine): Promise<ColumnAnalysis> {
+    return this.run("analyze_column", async () => {
+      validateIdentifier(tableName, "table");
+      validateIdentifier(columnName, "column");
+      const entry = await this.engineEntryFor(engine);
+      return this.withSession(entry, async (session) => {
+        const columns = await this.requireColumns(session, tableName);
+        const column = columns.find((c) => c.name === columnName) ?? columns.find((c) => c.name.toLowerCase() === columnName.toLowerCase());
+        if (!column) {
+          throw new MdmError(ErrorCodes.COLUMN_NOT_FOUND, `Table ${JSON.stringify(tableName)} has no column ${JSON.stringify(columnName)}`, {
+            details: { table: tableName, column: columnName },
+          });
+        }
+        const stats = await this._columnStats(session, tableName, column);
+        const { total, nonNull } = stats;
+        let mean: number | null = null;
+        let std: number | null = null;
+        if (stats.m1 !== null && Number.isFinite(stats.m1)) {
+          mean = stats.m1;
+          if (nonNull > 1 && stats.m2 !== null && Number.isFinite(stats.m2)) {
+            std = Math.sqrt(Math.max(0, ((stats.m2 - mean * mean) * nonNull) / (nonNull - 1)));
+          }
+        }
+        return {
+          table: tableName,
+          column: column.name,
+          type: column.type,
+          count: total,
+          nullCount: total - nonNull,
+          nullPercentage: total === 0 ? 0 : ((total - nonNull) / total) * 100,
+          uniqueCount: stats.unique,
+          min: stats.min,
+          max: stats.max,
+          mean,
+          std,
+        };
+      });
+    });
+  }
+
+  getTableNames(engine?: StorageEngine, options: ListTablesOptions = {}): Promise<string[]> {
+    return this.run("get_table_names", async () => {
+      const entry = await this.engineEntryFor(engine);
+      const names = await this.withSession(entry, (session) => this._listTables(session));
+      return names.filter((n) => options.includeSystem || !isSystemTable(n)).sort();
+    });
+  }
+
+  tableExists(tableName: string, engine?: StorageEngine): Promise<boolean> {
+    return this.run("table_exists", async () => {
+      validateIdentifier(tableName, "table");
+      const entry = await this.engineEntryFor(engine);
+      return this.withSession(entry, async (session) => (await this._describeTable(session, tableName)) !== undefined);
+    });
+  }
+
+  dropTable(tableName: string, engine?: StorageEngine): Promise<void> {
+    return this.run("drop_table", async () => {
+      validateIdentifier(tableName, "table");
+      const entry = await this.engineEntryFor(engine);
+      await this.withWrite(entry, async (session) => {
+        await this.requireColumns(session, tableName);
+        await this._dropTable(session, tableName);
+      });
+    });
+  }
+
+  readBatches(tableName: string, options: StreamReadOptions & { engine?: StorageEngine } = {}): AsyncIterable<RowBatch> {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const self = this;
+    return {
+      [Symbol.asyncIterator]: () => {
+        const generator = (async function* () {
+          if (self.isClosed) throw new MdmError(ErrorCodes.CLOSED, `The ${self.describe()} backend is closed`);
+          await self.init();
+          const entry = await self.engineEntryFor(options.engine);
+          const session = await self._acquire(entry.engine);
+          let failure: unknown;
+          const started = performance.now();
+          let rows = 0;
+          try {
+            const plan = await self.selectPlan(session, tableName, options);
+            for await (const batch of self._streamSelect(session, plan, options.signal)) {
+              if (options.signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "The read was aborted");
+              rows += batch.length;
+              yield { columns: plan.columns, rows: batch };
+            }
+          } catch (error) {
+            failure = self.wrapError(error, "read_batches");
+            throw failure;
+          } finally {
+            await self._release(entry.engine, session, failure);
+            if (self.capabilities.metrics) {
+              self.metrics.record("storage.read_batches", performance.now() - started, { backend: self.backendType, implementation: self.implementation, table: String(tableName) }, { error: failure !== undefined, rows });
+            }
+          }
+        })();
+        return generator;
+      },
+    };
+  }
+
+  writeBatches(tableName: string, columns: ColumnDef[], source: BatchSource, options: StreamWriteOptions & { engine?: StorageEngine } = {}): Promise<number> {
+    return this.run(
+      "write_batches",
+      async () => this.writeInto(await this.engineEntryFor(options.engine), tableName, columns, source, options.ifExists ?? "fail", options.signal, options.onBatch),
+      { table: String(tableName) },
+      (n) => n,
+    );
+  }
+
+  createDataset(datasetName: string, options: CreateDatasetOptions = {}): Promise<void> {
+    return this.run("create_dataset", async () => {
+      const { name, path } = this.datasetPath(datasetName);
+      if (await this._databaseExists(path)) {
+        if (options.ifNotExists) return;
+        throw new MdmError(ErrorCodes.DATASET_EXISTS, `Dataset ${JSON.stringify(name)} already exists in ${this.backendType}`, {
+          details: { dataset: name, backend: this.backendType },
+        });
+      }
+      await this._createDatabase(path);
+      try {
+        const entry = await this.openEngine(path);
+        await this.writeMetadata(entry, {
+          dataset_name: name,
+          backend_type: this.backendType,
+          created_at: new Date().toISOString(),
+          ...(options.metadata ?? {}),
+        });
+      } catch (error) {
+        // A failed create leaves nothing behind.
+        await this.closeEngineOf(path).catch(() => undefined);
+        await this._dropDatabase(path).catch(() => undefined);
+        throw error;
+      }
+    });
+  }
+
+  datasetExists(datasetName: string): Promise<boolean> {
+    return this.run("dataset_exists", async () => {
+      const { path } = this.datasetPath(datasetName);
+      return this._databaseExists(path);
+    });
+  }
+
+  dropDataset(datasetName: string): Promise<void> {
+    return this.run("drop_dataset", async () => {
+      const { name, path } = this.datasetPath(datasetName);
+      await this.closeEngineOf(path);
+      if (this.defaultDatabase === path) this.defaultDatabase = undefined;
+      if (!(await this._databaseExists(path))) {
+        throw new MdmError(ErrorCodes.DATASET_NOT_FOUND, `Dataset ${JSON.stringify(name)} does not exist in ${this.backendType}`, {
+          details: { dataset: name, backend: this.backendType },
+        });
+      }
+      await this._dropDatabase(path);
+    });
+  }
+
+  listDatasets(): Promise<string[]> {
+    return this.run("list_datasets", async () => {
+      const names = await this._listDatasetNames();
+      const valid = names.filter((n) => {
+        try {
+          return normalizeDatasetName(n) === n;
+        } catch {
+          return false;
+        }
+      });
+      return [...new Set(valid)].sort();
+    });
+  }
+
+  listTables(datasetName: string, options: ListTablesOptions = {}): Promise<string[]> {
+    return this.run("list_tables", async () => {
+      const entry = await this.datasetEntry(datasetName);
+      const names = await this.withSession(entry, (session) => this._listTables(session));
+      return names.filter((n) => options.includeSystem || !isSystemTable(n)).sort();
+    });
+  }
+
+  getDatasetEngine(datasetName: string): Promise<StorageEngine> {
+    return this.run("get_dataset_engine", async () => (await this.datasetEntry(datasetName)).handle);
+  }
+
+  loadData(datasetName: string, tableName = "data"): Promise<DataFrame> {
+    return this.run("load_data", async () => this.readAll(await this.datasetEntry(datasetName), tableName, {}), { table: String(tableName) }, (r) => r.rows.length);
+  }
+
+  saveData(datasetName: string, data: DataFrameInput, tableName = "data", ifExists: IfExists = "replace"): Promise<void> {
+    return this.run(
+      "save_data",
+      async () => {
+        const { columns, rows } = toColumnsAndRows(data);
+        await this.writeInto(await this.datasetEntry(datasetName), tableName, columns, [rows], ifExists);
+      },
+      { table: String(tableName) },
+    );
+  }
+
+  getMetadata(datasetName: string): Promise<Metadata> {
+    return this.run("get_metadata", async () => {
+      const entry = await this.datasetEntry(datasetName);
+      return this.withSession(entry, async (session) => {
+        const out: Metadata = {};
+        for (const [key, value] of (await this._readMetadata(session)) ?? []) out[key] = decodeMetadataValue(value);
+        return out;
+      });
+    });
+  }
+
+  updateMetadata(datasetName: string, metadata: Metadata): Promise<void> {
+    return this.run("update_metadata", async () => {
+      if (typeof metadata !== "object" || metadata === null || Array.isArray(metadata)) {
+        throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "updateMetadata() needs an object of keys and values");
+      }
+      await this.writeMetadata(await this.datasetEntry(datasetName), metadata);
+    });
+  }
+
+  private async writeMetadata(entry: EngineEntry<TEngine>, metadata: Metadata): Promise<void> {
+    const encoded = Object.entries(metadata).map(([key, value]) => {
+      if (key.includes("\0")) throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "A metadata key cannot contain NUL");
+      let text: string | undefined;
+      try {
+        text = JSON.stringify(value);
+      } catch (error) {
+        throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Metadata ${JSON.stringify(key)} is not JSON-serialisable`, { cause: error });
+      }
+      if (text === undefined) throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Metadata ${JSON.stringify(key)} is not JSON-serialisable`);
+      return [key, text] as const;
+    });
+    const now = new Date().toISOString();
+    await this.withWrite(entry, (session) => this._writeMetadata(session, encoded, now));
+  }
+
+  getStagingPath(datasetName: string, runId: string): string {
+    const { name } = this.datasetPath(datasetName);
+    if (!/^[a-z0-9]{1,16}$/.test(runId)) {
+      throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `A run id is 1 to 16 lower-case letters or digits, got ${JSON.stringify(runId)}`);
+    }
+    return this._stagingPath(name, runId);
+  }
+
+  listStagingPaths(datasetName: string): Promise<string[]> {
+    return this.run("list_staging", async () => this._listStagingPaths(this.datasetPath(datasetName).name));
+  }
+
+  publishStaging(stagingPath: string, datasetName: string, options: { replace?: boolean } = {}): Promise<void> {
+    return this.run("publish", async () => {
+      const { name, path } = this.datasetPath(datasetName);
+      const staging = this._normalizeDatabasePath(stagingPath);
+      if (!(await this._databaseExists(staging))) {
+        throw new MdmError(ErrorCodes.DATABASE_NOT_FOUND, `Staging database ${JSON.stringify(staging)} does not exist`);
+      }
+      await this.closeEngineOf(staging);
+      await this.closeEngineOf(path);
+      if (!options.replace && (await this._databaseExists(path))) {
+        throw new MdmError(ErrorCodes.DATASET_EXISTS, `Dataset ${JSON.stringify(name)} already exists in ${this.backendType}`, {
+          details: { dataset: name },
+        });
+      }
+      await this._publishStaging(staging, path, options.replace === true);
+    });
+  }
+
+  checkValue(column: ColumnDef, value: Value): void {
+    const normalized = columnNormalizer(column)(value);
+    if (normalized !== null) this._valueChecker(column)?.(normalized);
+  }
+
+  optimize(engine?: StorageEngine): Promise<void> {
+    return this.run("optimize", async () => {
+      const entry = await this.engineEntryFor(engine);
+      await this.withWrite(entry, (session) => this._optimize(session, entry.engine), false);
+    });
+  }
+
+  getDatabaseSize(engine?: StorageEngine): Promise<number> {
+    return this.run("database_size", async () => {
+      const entry = await this.engineEntryFor(engine);
+      return this._databaseSize(entry.engine, entry.handle.database);
+    });
+  }
+
+  importFile(tableName: string, filePath: string, format: FileFormat, options: WriteOptions = {}): Promise<number> {
+    return this.run(
+      "import_file",
+      async () => {
+        validateIdentifier(tableName, "table");
+        if (typeof filePath !== "string" || filePath === "") throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "importFile() needs a file path");
+        const entry = await this.engineEntryFor(options.engine);
+        return this.withWrite(entry, async (session) => {
+          const ifExists = options.ifExists ?? "fail";
+          const existing = await this._describeTable(session, tableName);
+          if (existing && ifExists === "fail") {
+            throw new MdmError(ErrorCodes.TABLE_EXISTS, `Table ${JSON.stringify(tableName)} already exists`, { details: { table: tableName } });
+          }
+          if (existing && ifExists === "replace") await this._dropTable(session, tableName);
+          return this._importFile(session, tableName, filePath, format, existing && ifExists === "append" ? "append" : "fail");
+        });
+      },
+      { table: String(tableName) },
+      (n) => n,
+    );
+  }
+
+  exportFile(tableName: string, filePath: string, format: FileFormat, options: { engine?: StorageEngine } = {}): Promise<void> {
+    return this.run(
+      "export_file",
+      async () => {
+        validateIdentifier(tableName, "table");
+        if (typeof filePath !== "string" || filePath === "") throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "exportFile() needs a file path");
+        const entry = await this.engineEntryFor(options.engine);
+        await this.withSession(entry, async (session) => {
+          await this.requireColumns(session, tableName);
+          await this._exportFile(session, tableName, filePath, format);
+        });
+      },
+      { table: String(tableName) },
+    );
+  }
+
+  getMetrics(): MetricSummary[] {
+    return this.metrics.summary();
+  }
+
+  resetMetrics(): void {
+    this.metrics.reset();
+  }
+}
+
+export const METADATA_COLUMNS: ColumnDef[] = [
+  { name: "key", type: "text", nullable: false },
+  { name: "value", type: "text" },
+  { name: "updated_at", type: "text" },
+];
+
+/** Metadata values are stored as JSON text; a value Python MDM wrote as plain text reads back as that text. */
+export function decodeMetadataValue(value: Value): Metadata[string] {
+  if (value === null) return null;
+  const text = typeof value === "string" ? value : String(value);
+  try {
+    return JSON.parse(text) as Metadata[string];
+  } catch {
+    return text;
+  }
+}
+
+/** Columns of an existing table lined up with the columns of an append (same names, any order). */
+function alignColumns(table: string, existing: ColumnDef[], incoming: ColumnDef[]): ColumnDef[] {
+  const missing = incoming.filter((c) => !existing.some((e) => e.name.toLowerCase() === c.name.toLowerCase()));
+  const absent = existing.filter((e) => !incoming.some((c) => c.name.toLowerCase() === e.name.toLowerCase()));
+  if (missing.length > 0 || absent.length > 0) {
+    throw new MdmError(
+      ErrorCodes.INVALID_ARGUMENT,
+      `Cannot append to ${JSON.stringify(table)}: ${missing.length > 0 ? `it has no column ${missing.map((c) => JSON.stringify(c.name)).join(", ")}` : ""}${missing.length > 0 && absent.length > 0 ? "; " : ""}${absent.length > 0 ? `no value for ${absent.map((c) => JSON.stringify(c.name)).join(", ")}` : ""}`,
+      { details: { table } },
+    );
+  }
+  return existing;
+}
+
+export type { ErrorCode };

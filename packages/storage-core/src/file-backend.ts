@@ -1,0 +1,185 @@
+import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
+import { BaseStorageBackend, type BaseBackendOptions } from "./base.js";
+import { ErrorCodes, MdmError } from "./errors.js";
+import { MdmHome } from "./layout.js";
+import { normalizeDatasetName } from "./names.js";
+
+/** Suffixes of the files an engine keeps beside a database file. */
+const SIDECARS = ["-wal", "-shm", "-journal", ".wal", ".tmp"];
+
+export interface FileBackendOptions extends BaseBackendOptions {
+  /** The MDM home (datasets live in `<home>/datasets/{name}/{name}.<ext>`). */
+  homeDir?: string;
+  /** `datasets_path` from mdm.yaml, relative to the home unless absolute. */
+  datasetsPath?: string;
+}
+
+/**
+ * The base of the file engines (SQLite, DuckDB): the dataset layout of Python MDM, databases created
+ * owner-only (0600, never over an existing file), drop with sidecar files, staging files beside the
+ * final one and publish by an atomic rename after fsync.
+ */
+export abstract class FileStorageBackend<TEngine, TSession> extends BaseStorageBackend<TEngine, TSession> {
+  /** `sqlite` or `duckdb`: the extension of database files. */
+  protected abstract readonly extension: "sqlite" | "duckdb";
+  readonly home: MdmHome;
+
+  protected constructor(options: FileBackendOptions = {}) {
+    super(options);
+    this.home = new MdmHome(options.homeDir, {
+      datasets_path: options.datasetsPath ?? "datasets/",
+      configs_path: "config/datasets/",
+      logs_path: "logs/",
+      custom_features_path: "config/custom_features/",
+    });
+  }
+
+  /** Make the new, empty database file an engine database (default: leave it empty, as SQLite accepts). */
+  protected async _initializeDatabaseFile(_path: string): Promise<void> {}
+
+  protected _resolveDatabasePath(datasetName: string): string {
+    return join(this.home.datasetsDir, datasetName, `${datasetName}.${this.extension}`);
+  }
+
+  protected _normalizeDatabasePath(databasePath: string): string {
+    if (typeof databasePath !== "string" || databasePath.trim() === "") {
+      throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "A database path must be a non-empty string");
+    }
+    if (databasePath.includes("\0")) throw new MdmError(ErrorCodes.INVALID_NAME, "A database path cannot contain NUL");
+    if (databasePath === ":memory:") return databasePath;
+    return resolve(databasePath);
+  }
+
+  protected async _databaseExists(path: string): Promise<boolean> {
+    if (path === ":memory:") return true;
+    try {
+      return lstatSync(path).isFile();
+    } catch {
+      return false;
+    }
+  }
+
+  protected async _createDatabase(path: string): Promise<void> {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    let fd: number;
+    try {
+      fd = openSync(path, "wx", 0o600);
+    } catch (error) {
+      throw this.fileError(error, path, "create");
+    }
+    closeSync(fd);
+    try {
+      await this._initializeDatabaseFile(path);
+    } catch (error) {
+      this.removeDatabaseFiles(path);
+      throw error;
+    }
+  }
+
+  protected async _dropDatabase(path: string): Promise<void> {
+    this.removeDatabaseFiles(path);
+    const dir = dirname(path);
+    if (dir !== this.home.datasetsDir && basename(dir) === basename(path).replace(/\.[^.]+$/, "")) {
+      try {
+        rmdirSync(dir); // only when empty
+      } catch {
+        // not empty: leave the user's other files
+      }
+    }
+  }
+
+  protected removeDatabaseFiles(path: string): void {
+    for (const file of [path, ...SIDECARS.map((s) => path + s)]) rmSync(file, { force: true });
+  }
+
+  protected async _listDatasetNames(): Promise<string[]> {
+    if (!existsSync(this.home.datasetsDir)) return [];
+    const names: string[] = [];
+    for (const entry of readdirSync(this.home.datasetsDir, { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      if (existsSync(join(this.home.datasetsDir, entry.name, `${entry.name}.${this.extension}`))) names.push(entry.name);
+    }
+    return names;
+  }
+
+  protected override _stagingPath(datasetName: string, runId: string): string {
+    return join(this.home.datasetsDir, datasetName, `.${datasetName}.${this.extension}.staging-${runId}`);
+  }
+
+  protected override async _listStagingPaths(datasetName: string): Promise<string[]> {
+    const dir = join(this.home.datasetsDir, normalizeDatasetName(datasetName));
+    if (!existsSync(dir)) return [];
+    const prefix = `.${datasetName}.${this.extension}.staging-`;
+    return readdirSync(dir)
+      .filter((f) => f.startsWith(prefix) && /^[a-z0-9]+$/.test(f.slice(prefix.length)))
+      .map((f) => join(dir, f))
+      .sort();
+  }
+
+  protected override async _publishStaging(stagingPath: string, finalPath: string, replace: boolean): Promise<void> {
+    for (const s of SIDECARS) {
+      if (existsSync(stagingPath + s) && statSync(stagingPath + s).size > 0 && s !== ".tmp") {
+        throw new MdmError(ErrorCodes.INTERNAL, `Staging database ${stagingPath} still has a ${s} file; it was not closed cleanly`);
+      }
+    }
+    const fd = openSync(stagingPath, "r+");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      if (replace) {
+        // Sidecars of the replaced database would be applied to the new file: remove them first.
+        for (const s of SIDECARS) rmSync(finalPath + s, { force: true });
+        renameSync(stagingPath, finalPath);
+      } else {
+        linkSync(stagingPath, finalPath); // fails with EEXIST: never replaces a dataset by accident
+        unlinkSync(stagingPath);
+      }
+    } catch (error) {
+      throw this.fileError(error, finalPath, "publish");
+    }
+    for (const s of SIDECARS) rmSync(stagingPath + s, { force: true });
+    const dirFd = openSync(dirname(finalPath), "r");
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  }
+
+  protected override async _databaseSize(_engine: TEngine, path: string): Promise<number> {
+    let total = 0;
+    for (const file of [path, ...SIDECARS.map((s) => path + s)]) {
+      try {
+        total += statSync(file).size;
+      } catch {
+        // absent sidecar
+      }
+    }
+    return total;
+  }
+
+  /** Map a file-system error to a stable code. */
+  protected fileError(error: unknown, path: string, action: string): MdmError {
+    const code = (error as NodeJS.ErrnoException)?.code;
+    const message = `Cannot ${action} ${path}: ${(error as Error)?.message ?? String(error)}`;
+    switch (code) {
+      case "EEXIST":
+        return new MdmError(ErrorCodes.DATASET_EXISTS, message, { cause: error, details: { path } });
+      case "ENOENT":
+        return new MdmError(ErrorCodes.DATABASE_NOT_FOUND, message, { cause: error, details: { path } });
+      case "EACCES":
+      case "EPERM":
+      case "EROFS":
+        return new MdmError(ErrorCodes.PERMISSION_DENIED, message, { cause: error, details: { path } });
+      case "ENOSPC":
+      case "EDQUOT":
+        return new MdmError(ErrorCodes.DISK_FULL, message, { cause: error, details: { path } });
+      default:
+        return new MdmError(ErrorCodes.CONNECTION_FAILED, message, { cause: error, details: { path } });
+    }
+  }
+}

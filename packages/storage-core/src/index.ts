@@ -1,0 +1,14 @@
+export * from "./errors.js";
+export * from "./names.js";
+export * from "./types.js";
+export * from "./values.js";
+export * from "./checksum.js";
+export * from "./dataframe.js";
+export * from "./metrics.js";
+export * from "./interface.js";
+export { AsyncMutex, BaseStorageBackend, METADATA_COLUMNS, decodeMetadataValue, selectSql, type BaseBackendOptions, type SelectPlan } from "./base.js";
+export * from "./file-backend.js";
+export * from "./config.js";
+export * from "./layout.js";
+export * from "./flags.js";
+export * from "./manager.js";

@@ -1,0 +1,147 @@
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { defaultConfig, resolveHomeDir, type MdmConfig } from "./config.js";
+import { ErrorCodes, MdmError } from "./errors.js";
+import { normalizeDatasetName } from "./names.js";
+import type { BackendType } from "./types.js";
+
+/**
+ * The on-disk layout of an MDM home, the same one Python MDM's registrar writes:
+ *
+ * ```
+ * <home>/mdm.yaml
+ * <home>/feature_flags.yaml
+ * <home>/config/datasets/{name}.yaml            registry entry
+ * <home>/datasets/{name}/{name}.sqlite | .duckdb
+ * ```
+ */
+export class MdmHome {
+  readonly root: string;
+  readonly datasetsDir: string;
+  readonly configsDir: string;
+
+  constructor(root?: string, paths: MdmConfig["paths"] = defaultConfig().paths) {
+    this.root = resolve(root ?? resolveHomeDir());
+    this.datasetsDir = isAbsolute(paths.datasets_path) ? paths.datasets_path : join(this.root, paths.datasets_path);
+    this.configsDir = isAbsolute(paths.configs_path) ? paths.configs_path : join(this.root, paths.configs_path);
+  }
+
+  get configFile(): string {
+    return join(this.root, "mdm.yaml");
+  }
+
+  get flagsFile(): string {
+    return join(this.root, "feature_flags.yaml");
+  }
+
+  datasetDir(name: string): string {
+    return join(this.datasetsDir, normalizeDatasetName(name));
+  }
+
+  /** `datasets/{name}/{name}.sqlite` or `.duckdb`. */
+  databaseFile(name: string, backend: "sqlite" | "duckdb"): string {
+    const n = normalizeDatasetName(name);
+    return join(this.datasetsDir, n, `${n}.${backend}`);
+  }
+
+  registryFile(name: string): string {
+    return join(this.configsDir, `${normalizeDatasetName(name)}.yaml`);
+  }
+}
+
+/** A dataset's registry entry (`config/datasets/{name}.yaml`), as Python MDM writes it. */
+export interface RegistryEntry {
+  name: string;
+  display_name?: string;
+  description?: string;
+  database: {
+    backend: BackendType;
+    /** File path (SQLite, DuckDB). */
+    path?: string;
+    /** PostgreSQL: host, port, database or schema; never a password. */
+    host?: string;
+    port?: number;
+    user?: string;
+    database?: string;
+    schema?: string;
+    [key: string]: unknown;
+  };
+  tables?: Record<string, string>;
+  target_column?: string | null;
+  id_columns?: string[];
+  problem_type?: string | null;
+  [key: string]: unknown;
+}
+
+/** Read and write registry entries. Writes go through a temporary file and a rename. */
+export class DatasetRegistry {
+  constructor(readonly home: MdmHome) {}
+
+  exists(name: string): boolean {
+    return existsSync(this.home.registryFile(name));
+  }
+
+  read(name: string): RegistryEntry {
+    const file = this.home.registryFile(name);
+    if (!existsSync(file)) {
+      throw new MdmError(ErrorCodes.DATASET_NOT_FOUND, `Dataset ${JSON.stringify(normalizeDatasetName(name))} is not registered`, {
+        details: { dataset: normalizeDatasetName(name) },
+      });
+    }
+    let parsed: unknown;
+    try {
+      parsed = parseYaml(readFileSync(file, "utf8"));
+    } catch (error) {
+      throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file} is not valid YAML`, { cause: error });
+    }
+    if (!parsed || typeof parsed !== "object") throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file} does not hold a mapping`);
+    const entry = parsed as RegistryEntry;
+    if (!entry.database || typeof entry.database !== "object") {
+      throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file} has no database section`);
+    }
+    return entry;
+  }
+
+  /** Write an entry; a `password` key anywhere in it is refused (registry files are not secret stores). */
+  write(entry: RegistryEntry): void {
+    const name = normalizeDatasetName(entry.name);
+    if (containsPassword(entry)) {
+      throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "A registry entry must not hold a password");
+    }
+    const file = this.home.registryFile(name);
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const tmp = `${file}.tmp-${process.pid}`;
+    writeFileSync(tmp, stringifyYaml({ ...entry, name }), { mode: 0o600 });
+    renameSync(tmp, file);
+  }
+
+  remove(name: string): void {
+    rmSync(this.home.registryFile(name), { force: true });
+  }
+
+  /** Names of registered datasets, sorted. */
+  list(): string[] {
+    if (!existsSync(this.home.configsDir)) return [];
+    return readdirSync(this.home.configsDir)
+      .filter((f) => f.endsWith(".yaml"))
+      .map((f) => f.slice(0, -".yaml".length))
+      .filter((n) => {
+        try {
+          return normalizeDatasetName(n) === n;
+        } catch {
+          return false;
+        }
+      })
+      .sort();
+  }
+}
+
+function containsPassword(value: unknown): boolean {
+  if (!value || typeof value !== "object") return false;
+  for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+    if (/pass(word)?$/i.test(key) && inner !== null && inner !== undefined && inner !== "") return true;
+    if (containsPassword(inner)) return true;
+  }
+  return false;
+}

@@ -1,0 +1,181 @@
+import type { SqlDate, SqlTimestamp } from "./values.js";
+
+export const BACKEND_TYPES = ["sqlite", "duckdb", "postgresql"] as const;
+export type BackendType = (typeof BACKEND_TYPES)[number];
+export type Implementation = "legacy" | "new";
+
+/**
+ * Logical column types: the one vocabulary every backend maps its native types to and from.
+ * See the value model in the core README.
+ */
+export const LOGICAL_TYPES = [
+  "boolean",
+  "int64",
+  "float64",
+  "decimal",
+  "text",
+  "blob",
+  "date",
+  "timestamp",
+  "timestamptz",
+  "json",
+] as const;
+export type LogicalType = (typeof LOGICAL_TYPES)[number];
+
+export interface ColumnDef {
+  name: string;
+  type: LogicalType;
+  /** Defaults to true. */
+  nullable?: boolean;
+  /** decimal only: total digits (1..38 for DuckDB). Absent = unconstrained. */
+  precision?: number;
+  /** decimal only: digits after the point. */
+  scale?: number;
+}
+
+/**
+ * One value in the value model. Which JS type a column holds is fixed by its logical type:
+ *
+ * | logical type | JS value |
+ * |---|---|
+ * | boolean | boolean |
+ * | int64 | bigint |
+ * | float64 | number (NaN, ±Infinity, -0 kept) |
+ * | decimal | string, exact (`"-12.340"`) |
+ * | text | string |
+ * | blob | Uint8Array |
+ * | date | SqlDate |
+ * | timestamp, timestamptz | SqlTimestamp (µs since the epoch; UTC for timestamptz) |
+ * | json | string (the JSON text) |
+ *
+ * NULL is `null` in every type.
+ */
+export type Value = null | boolean | bigint | number | string | Uint8Array | SqlDate | SqlTimestamp;
+
+export type Row = Record<string, Value>;
+
+/** The tabular shape of the public API: a column schema and rows as objects. */
+export interface DataFrame {
+  columns: ColumnDef[];
+  rows: Row[];
+}
+
+/** What write methods accept: a DataFrame, or rows whose column types are inferred. */
+export type DataFrameInput = DataFrame | { columns?: ColumnDef[]; rows: Row[] } | Row[];
+
+/** The streaming shape: rows as arrays in the order of `columns`. */
+export interface RowBatch {
+  columns: ColumnDef[];
+  rows: Value[][];
+}
+
+export type IfExists = "fail" | "replace" | "append";
+
+export interface TableInfo {
+  name: string;
+  columns: ColumnDef[];
+  rowCount: number;
+  columnCount: number;
+}
+
+export interface ColumnAnalysis {
+  table: string;
+  column: string;
+  type: LogicalType;
+  count: number;
+  nullCount: number;
+  nullPercentage: number;
+  uniqueCount: number;
+  min: Value;
+  max: Value;
+  /** Numeric columns only. */
+  mean: number | null;
+  /** Sample standard deviation, numeric columns only. */
+  std: number | null;
+}
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type Metadata = Record<string, JsonValue>;
+
+export interface QueryResult {
+  columns: ColumnDef[];
+  rows: Value[][];
+}
+
+/** Capabilities a backend declares; the conformance suite checks behaviour against them. */
+export interface BackendCapabilities {
+  /** Values this backend holds exactly. A value it cannot hold is refused with MDM_UNSUPPORTED_VALUE. */
+  values: {
+    nan: boolean;
+    infinity: boolean;
+    negativeZero: boolean;
+    nulInText: boolean;
+    nulInJson: boolean;
+    /** Largest decimal precision held exactly; `Infinity` when unconstrained. */
+    maxDecimalPrecision: number;
+  };
+  /** `query()`, `executeQuery()` and raw-SQL `where` filters work (false only for non-SQL backends). */
+  sql: boolean;
+  /** Several reads at once from one instance. */
+  concurrentReads: boolean;
+  /** Writes are serialised by the base class (single-writer engines). */
+  serializedWrites: boolean;
+  /** Native Parquet / JSON import and export of a table. */
+  fileImportExport: Array<"parquet" | "json" | "csv">;
+  /** Metrics are recorded on every operation. */
+  metrics: boolean;
+}
+
+/** An opaque handle on one database (a SQLite or DuckDB file, a PostgreSQL database or schema). */
+export interface StorageEngine {
+  readonly backendType: BackendType;
+  readonly database: string;
+  readonly id: number;
+}
+
+export interface ReadOptions {
+  columns?: string[];
+  /**
+   * A filter. An object is equality on each key (values bound as parameters). A string is raw
+   * SQL, trusted like `query()`: never build it from user input.
+   */
+  where?: string | Record<string, Value>;
+  limit?: number;
+  /** Column names to order by (ascending). */
+  orderBy?: string[];
+  engine?: StorageEngine;
+}
+
+export interface StreamReadOptions {
+  columns?: string[];
+  orderBy?: string[];
+  /** Rows per batch; default 10,000. */
+  batchSize?: number;
+  signal?: AbortSignal;
+}
+
+export interface WriteOptions {
+  ifExists?: IfExists;
+  engine?: StorageEngine;
+}
+
+export interface StreamWriteOptions {
+  /** Default "fail". */
+  ifExists?: IfExists;
+  signal?: AbortSignal;
+  /** Called after each batch is written. */
+  onBatch?: (rowsWritten: number) => void;
+}
+
+export interface CreateDatasetOptions {
+  metadata?: Metadata;
+  /** Default false: an existing dataset is an error (MDM_DATASET_EXISTS). */
+  ifNotExists?: boolean;
+}
+
+export interface ListTablesOptions {
+  /** Include MDM's own tables (`_metadata`, `_columns`, `_statistics`). Default false. */
+  includeSystem?: boolean;
+}
+
+export type FileFormat = "parquet" | "json" | "csv";
