@@ -1,3 +1,5 @@
-// Not implemented yet: this package is a placeholder in the layout and exports nothing.
-// See its README for the status.
-export {};
+export { StorageMigrator, type StorageMigratorOptions } from "./migrator.js";
+export { MigrationLock } from "./lock.js";
+export { orderTables } from "./plan.js";
+export { prefetch } from "./prefetch.js";
+export type * from "./types.js";

@@ -1,0 +1,486 @@
+import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  DatasetRegistry,
+  ErrorCodes,
+  METADATA_COLUMNS,
+  METADATA_TABLE,
+  MdmError,
+  MdmHome,
+  StorageBackendManager,
+  TableChecksum,
+  formatValue,
+  getDefaultManager,
+  isMdmError,
+  isStorageBackend,
+  normalizeDatasetName,
+  type ColumnDef,
+  type IStorageBackend,
+  type Metadata,
+  type StorageEngine,
+  type Value,
+} from "@mdm/storage-core";
+import { MigrationLock } from "./lock.js";
+import { orderTables } from "./plan.js";
+import { prefetch } from "./prefetch.js";
+import type {
+  BackendRef,
+  MigrateAllOptions,
+  MigrateOptions,
+  MigrationProgress,
+  MigrationResult,
+  MigrationSummary,
+  VerificationCheck,
+  VerificationReport,
+} from "./types.js";
+
+export interface StorageMigratorOptions {
+  source: BackendRef;
+  target: BackendRef;
+  /** Resolves backends given by type (default: the process-wide manager). */
+  manager?: StorageBackendManager;
+  /**
+   * The MDM home whose registry (`config/datasets/{name}.yaml`) is updated to point at the target once it
+   * is verified and published. Default: the manager's home when backends are given by type; none otherwise.
+   */
+  home?: MdmHome | string | null;
+  /** Where lock files live (default `<home>/locks`, else the temp directory). */
+  lockDir?: string;
+}
+
+interface TablePlan {
+  name: string;
+  columns: ColumnDef[];
+  rowCount: number;
+}
+
+const DEFAULT_BATCH_SIZE = 10_000;
+
+/** Which columns' values the target might refuse, from its declared capabilities. */
+function columnsToScan(target: IStorageBackend, columns: ColumnDef[]): ColumnDef[] {
+  const v = target.capabilities.values;
+  return columns.filter((c) => {
+    switch (c.type) {
+      case "float64":
+        return !v.nan || !v.infinity || !v.negativeZero;
+      case "text":
+        return !v.nulInText;
+      case "json":
+        return !v.nulInJson;
+      case "decimal":
+        return Number.isFinite(v.maxDecimalPrecision);
+      default:
+        return false;
+    }
+  });
+}
+
+function errorInfo(error: unknown): { code: string; message: string } {
+  if (isMdmError(error)) return { code: error.code, message: error.message };
+  return { code: ErrorCodes.INTERNAL, message: error instanceof Error ? error.message : String(error) };
+}
+
+/**
+ * Moves whole datasets between backends: preflight, staging, streaming copy with bounded memory,
+ * verification in staging, atomic publish, registry update; on any failure (or abort, or signal) the
+ * staging data is removed and the source, the registry and any pre-existing target stay untouched.
+ */
+export class StorageMigrator {
+  private readonly sourceRef: BackendRef;
+  private readonly targetRef: BackendRef;
+  private readonly manager: StorageBackendManager | undefined;
+  private readonly homeOption: MdmHome | string | null | undefined;
+  private readonly lockDirOption: string | undefined;
+  private resolved: Promise<{ source: IStorageBackend; target: IStorageBackend }> | undefined;
+
+  /** `new StorageMigrator("sqlite", "duckdb")` as in the original, or with options. */
+  constructor(source: BackendRef | StorageMigratorOptions, target?: BackendRef, options: Omit<StorageMigratorOptions, "source" | "target"> = {}) {
+    const all: StorageMigratorOptions =
+      target === undefined && typeof source === "object" && !isStorageBackend(source) && "source" in source
+        ? (source as StorageMigratorOptions)
+        : { ...options, source: source as BackendRef, target: target as BackendRef };
+    if (all.source === undefined || all.target === undefined) {
+      throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "StorageMigrator needs a source and a target backend");
+    }
+    this.sourceRef = all.source;
+    this.targetRef = all.target;
+    this.manager = all.manager;
+    this.homeOption = all.home;
+    this.lockDirOption = all.lockDir;
+  }
+
+  /** The two backends (resolved through the manager when given by type). */
+  backends(): Promise<{ source: IStorageBackend; target: IStorageBackend }> {
+    this.resolved ??= (async () => {
+      const resolve = async (ref: BackendRef): Promise<IStorageBackend> => {
+        if (isStorageBackend(ref)) return ref;
+        const manager = this.manager ?? getDefaultManager();
+        if (typeof ref === "string") return manager.getStorageBackend(ref);
+        return manager.getStorageBackend(ref.type, ref.implementation ? { implementation: ref.implementation } : {});
+      };
+      const source = await resolve(this.sourceRef);
+      const target = await resolve(this.targetRef);
+      if (source === target) {
+        throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "Source and target are the same backend instance");
+      }
+      return { source, target };
+    })();
+    this.resolved.catch(() => {
+      this.resolved = undefined;
+    });
+    return this.resolved;
+  }
+
+  private home(): MdmHome | undefined {
+    if (this.homeOption === null) return undefined;
+    if (this.homeOption instanceof MdmHome) return this.homeOption;
+    if (typeof this.homeOption === "string") return new MdmHome(this.homeOption);
+    const byType = !isStorageBackend(this.sourceRef) || !isStorageBackend(this.targetRef);
+    if (byType) return new MdmHome((this.manager ?? getDefaultManager()).homeDir);
+    return undefined;
+  }
+
+  private lockDir(): string {
+    if (this.lockDirOption) return this.lockDirOption;
+    const home = this.home();
+    return home ? join(home.root, "locks") : join(tmpdir(), "mdm-locks");
+  }
+
+  /** Migrate one dataset. Resolves with a result; `success: false` carries the error code and message. */
+  async migrateDataset(datasetName: string, options: MigrateOptions = {}): Promise<MigrationResult> {
+    const started = performance.now();
+    const { source, target } = await this.backends();
+    const result: MigrationResult = {
+      dataset: String(datasetName),
+      success: false,
+      source: { type: source.backendType, implementation: source.implementation },
+      target: { type: target.backendType, implementation: target.implementation },
+      tablesMigrated: [],
+      rowsMigrated: 0,
+      bytes: null,
+      durationMs: 0,
+      rowsPerSecond: 0,
+      verification: null,
+      error: null,
+    };
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(options.signal?.reason);
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    if (options.signal?.aborted) controller.abort();
+    let caughtSignal: NodeJS.Signals | undefined;
+    const onSignal = (signal: NodeJS.Signals) => {
+      caughtSignal = signal;
+      controller.abort(new MdmError(ErrorCodes.ABORTED, `Migration interrupted by ${signal}`));
+    };
+    if (options.handleSignals) {
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
+    }
+    let lock: MigrationLock | undefined;
+    try {
+      const name = normalizeDatasetName(datasetName);
+      result.dataset = name;
+      lock = MigrationLock.acquire(this.lockDir(), `${name}--to-${target.backendType}`);
+      await this.run(name, source, target, { ...options, signal: controller.signal }, result);
+      result.success = true;
+    } catch (error) {
+      result.error = errorInfo(controller.signal.aborted && !isMdmError(error, ErrorCodes.LOCKED) ? abortError(error, controller.signal) : error);
+    } finally {
+      lock?.release();
+      options.signal?.removeEventListener("abort", onAbort);
+      if (options.handleSignals) {
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+      }
+      result.durationMs = performance.now() - started;
+      result.rowsPerSecond = result.durationMs > 0 ? Math.round((result.rowsMigrated / result.durationMs) * 1000) : 0;
+    }
+    if (caughtSignal) process.kill(process.pid, caughtSignal);
+    return result;
+  }
+
+  /** Migrate several datasets (every dataset of the source when no names are given). */
+  async migrateAllDatasets(names?: string[], options: MigrateAllOptions = {}): Promise<MigrationSummary> {
+    const started = performance.now();
+    const { source } = await this.backends();
+    const list = names ?? (await source.listDatasets());
+    const concurrency = Math.max(1, Math.floor(options.concurrency ?? 1));
+    const results: MigrationResult[] = new Array(list.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < list.length) {
+        const index = next++;
+        results[index] = await this.migrateDataset(list[index] as string, options);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, list.length) }, worker));
+    const failures = results.filter((r) => !r.success).map((r) => ({ dataset: r.dataset, code: r.error?.code ?? "", message: r.error?.message ?? "" }));
+    return {
+      total: results.length,
+      succeeded: results.length - failures.length,
+      failed: failures.length,
+      totalRows: results.reduce((n, r) => n + r.rowsMigrated, 0),
+      durationMs: performance.now() - started,
+      results,
+      failures,
+    };
+  }
+
+  private async run(name: string, source: IStorageBackend, target: IStorageBackend, options: MigrateOptions, result: MigrationResult): Promise<void> {
+    const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+    if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
+      throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `batchSize must be a positive integer, got ${batchSize}`);
+    }
+    const verify = options.verify ?? "checksum";
+    if (!["checksum", "count", "none"].includes(verify)) {
+      throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `verify must be checksum, count or none; got ${JSON.stringify(verify)}`);
+    }
+    const signal = options.signal;
+    const progress = (event: Omit<MigrationProgress, "dataset">) => options.onProgress?.({ dataset: name, ...event });
+    const checkAbort = () => {
+      if (signal?.aborted) throw abortError(undefined, signal);
+    };
+
+    // --- preflight ---------------------------------------------------------------------------
+    progress({ phase: "preflight", rowsDone: 0, rowsTotal: 0, rate: 0, etaSeconds: null });
+    if (!(await source.datasetExists(name))) {
+      throw new MdmError(ErrorCodes.DATASET_NOT_FOUND, `Source dataset ${JSON.stringify(name)} does not exist in ${source.backendType}`, {
+        details: { dataset: name },
+      });
+    }
+    if (!options.overwrite && (await target.datasetExists(name))) {
+      throw new MdmError(
+        ErrorCodes.DATASET_EXISTS,
+        `Dataset ${JSON.stringify(name)} already exists in ${target.backendType}; pass overwrite to replace it`,
+        { details: { dataset: name } },
+      );
+    }
+    // Leftovers of a killed run: never visible as the dataset, removed before we start.
+    for (const stale of await target.listStagingPaths(name)) await target.dropDatabase(stale);
+
+    const sourceEngine = await source.getDatasetEngine(name);
+    const tableNames = orderTables((await source.getTableNames(sourceEngine, { includeSystem: true })).filter((t) => t !== METADATA_TABLE));
+    const plans: TablePlan[] = [];
+    for (const table of tableNames) {
+      const info = await source.getTableInfo(table, sourceEngine);
+      plans.push({ name: table, columns: info.columns, rowCount: info.rowCount });
+    }
+    if (options.preflightScan !== false) {
+      for (const plan of plans) await this.scanRepresentable(source, target, sourceEngine, plan, batchSize, signal);
+    }
+    const metadata: Metadata = {
+      ...(await source.getMetadata(name)),
+      migrated_from: `${source.backendType}:${source.implementation}`,
+      migrated_to: `${target.backendType}:${target.implementation}`,
+      migration_date: new Date().toISOString(),
+    };
+    checkAbort();
+
+    // --- staging -----------------------------------------------------------------------------
+    const runId = randomBytes(6).toString("hex");
+    const stagingPath = target.getStagingPath(name, runId);
+    let published = false;
+    try {
+      await target.createDatabase(stagingPath);
+      const stagingEngine = await target.getEngine(stagingPath);
+      const sourceSums = new Map<string, TableChecksum>();
+      for (let i = 0; i < plans.length; i++) {
+        const plan = plans[i] as TablePlan;
+        const sum = await this.copyTable(source, target, sourceEngine, stagingEngine, plan, batchSize, verify === "checksum", options, (rowsDone, rate) =>
+          progress({
+            phase: "copy",
+            table: plan.name,
+            tableIndex: i + 1,
+            tableCount: plans.length,
+            rowsDone,
+            rowsTotal: plan.rowCount,
+            rate,
+            etaSeconds: rate > 0 ? Math.max(0, (plan.rowCount - rowsDone) / rate) : null,
+          }),
+        );
+        if (sum) sourceSums.set(plan.name, sum);
+        result.tablesMigrated.push(plan.name);
+      }
+      const now = new Date().toISOString();
+      await target.writeBatches(
+        METADATA_TABLE,
+        METADATA_COLUMNS,
+        [Object.entries(metadata).map(([k, v]) => [k, JSON.stringify(v), now] as Value[])],
+        { engine: stagingEngine, ifExists: "replace", signal },
+      );
+      checkAbort();
+
+      // --- verify (in staging, before anything is visible) -----------------------------------
+      if (verify !== "none") {
+        progress({ phase: "verify", rowsDone: 0, rowsTotal: 0, rate: 0, etaSeconds: null });
+        result.verification = await this.verify(source, target, sourceEngine, stagingEngine, plans, sourceSums, verify, batchSize, signal);
+        if (!result.verification.passed) {
+          throw new MdmError(ErrorCodes.VERIFICATION_FAILED, `Verification failed: ${result.verification.differences.join("; ")}`, {
+            details: { dataset: name, differences: result.verification.differences },
+          });
+        }
+      }
+      result.rowsMigrated = plans.reduce((n, p) => n + p.rowCount, 0);
+      try {
+        result.bytes = await target.getDatabaseSize(stagingEngine);
+      } catch {
+        result.bytes = null;
+      }
+      checkAbort();
+
+      // --- publish -----------------------------------------------------------------------------
+      progress({ phase: "publish", rowsDone: result.rowsMigrated, rowsTotal: result.rowsMigrated, rate: 0, etaSeconds: 0 });
+      await target.publishStaging(stagingPath, name, { replace: options.overwrite === true });
+      published = true;
+    } finally {
+      if (!published) await target.dropDatabase(stagingPath).catch(() => undefined);
+    }
+    this.updateRegistry(name, target);
+    if (options.removeSource) await source.dropDataset(name);
+    progress({ phase: "done", rowsDone: result.rowsMigrated, rowsTotal: result.rowsMigrated, rate: 0, etaSeconds: 0 });
+  }
+
+  /** Refuse, before writing anything, values the target cannot hold (naming table, column and row). */
+  private async scanRepresentable(source: IStorageBackend, target: IStorageBackend, engine: StorageEngine, plan: TablePlan, batchSize: number, signal?: AbortSignal): Promise<void> {
+    const columns = columnsToScan(target, plan.columns);
+    if (columns.length === 0 || plan.rowCount === 0) return;
+    let row = 0;
+    for await (const batch of source.readBatches(plan.name, { engine, columns: columns.map((c) => c.name), batchSize, signal })) {
+      for (const values of batch.rows) {
+        for (let c = 0; c < columns.length; c++) {
+          const column = columns[c] as ColumnDef;
+          try {
+            target.checkValue(column, values[c] as Value);
+          } catch (error) {
+            const info = errorInfo(error);
+            throw new MdmError(
+              ErrorCodes.UNSUPPORTED_VALUE,
+              `${target.backendType} cannot hold the value ${formatValue(values[c] as Value)} of table ${JSON.stringify(plan.name)}, column ${JSON.stringify(column.name)}, row ${row} (first offending row): ${info.message}`,
+              { cause: error, details: { table: plan.name, column: column.name, row } },
+            );
+          }
+        }
+        row++;
+      }
+    }
+  }
+
+  private async copyTable(
+    source: IStorageBackend,
+    target: IStorageBackend,
+    sourceEngine: StorageEngine,
+    stagingEngine: StorageEngine,
+    plan: TablePlan,
+    batchSize: number,
+    checksum: boolean,
+    options: MigrateOptions,
+    onRows: (rowsDone: number, rate: number) => void,
+  ): Promise<TableChecksum | undefined> {
+    const sum = checksum ? new TableChecksum(plan.columns) : undefined;
+    const started = performance.now();
+    const transform = options.transformBatch;
+    const names = plan.columns.map((c) => c.name);
+    let read = 0;
+    const batches = async function* () {
+      for await (const batch of prefetch(source.readBatches(plan.name, { engine: sourceEngine, columns: names, batchSize, signal: options.signal }))) {
+        if (sum) sum.addAll(batch.rows);
+        read += batch.rows.length;
+        yield transform ? transform(plan.name, batch.rows) : batch.rows;
+      }
+    };
+    const written = await target.writeBatches(plan.name, plan.columns, batches(), {
+      engine: stagingEngine,
+      ifExists: "fail",
+      signal: options.signal,
+      onBatch: (n) => {
+        const seconds = (performance.now() - started) / 1000;
+        onRows(n, seconds > 0 ? n / seconds : 0);
+      },
+    });
+    if (written !== read) {
+      throw new MdmError(ErrorCodes.VERIFICATION_FAILED, `Table ${JSON.stringify(plan.name)}: read ${read} rows but wrote ${written}`);
+    }
+    plan.rowCount = read;
+    onRows(written, 0);
+    return sum;
+  }
+
+  private async verify(
+    source: IStorageBackend,
+    target: IStorageBackend,
+    sourceEngine: StorageEngine,
+    stagingEngine: StorageEngine,
+    plans: TablePlan[],
+    sourceSums: Map<string, TableChecksum>,
+    mode: "checksum" | "count",
+    batchSize: number,
+    signal?: AbortSignal,
+  ): Promise<VerificationReport> {
+    const checks: VerificationCheck[] = [];
+    const differences: string[] = [];
+    const add = (check: VerificationCheck, difference: string) => {
+      checks.push(check);
+      if (!check.matches) differences.push(difference);
+    };
+    for (const plan of plans) {
+      const info = await target.getTableInfo(plan.name, stagingEngine);
+      add({ table: plan.name, check: "row_count", source: plan.rowCount, target: info.rowCount, matches: info.rowCount === plan.rowCount }, `Table ${plan.name}: row count mismatch (source: ${plan.rowCount}, target: ${info.rowCount})`);
+      const sourceNames = plan.columns.map((c) => c.name);
+      const targetNames = info.columns.map((c) => c.name);
+      const sameNames = sourceNames.length === targetNames.length && sourceNames.every((n, i) => n === targetNames[i]);
+      add({ table: plan.name, check: "columns", source: sourceNames, target: targetNames, matches: sameNames }, `Table ${plan.name}: columns differ (source: ${sourceNames.join(", ")}; target: ${targetNames.join(", ")})`);
+      const sourceTypes = plan.columns.map((c) => c.type);
+      const targetTypes = plan.columns.map((c) => info.columns.find((t) => t.name === c.name)?.type ?? null);
+      const typeDiffs = plan.columns.filter((c, i) => targetTypes[i] !== c.type).map((c) => c.name);
+      add({ table: plan.name, check: "types", source: sourceTypes, target: targetTypes, matches: typeDiffs.length === 0, columns: typeDiffs }, `Table ${plan.name}: logical types differ in ${typeDiffs.join(", ")}`);
+      if (mode !== "checksum" || !sameNames) continue;
+      const targetSum = new TableChecksum(plan.columns);
+      for await (const batch of target.readBatches(plan.name, { engine: stagingEngine, columns: sourceNames, batchSize, signal })) targetSum.addAll(batch.rows);
+      const sourceSum = sourceSums.get(plan.name) as TableChecksum;
+      const matches = sourceSum.hash === targetSum.hash && sourceSum.count === targetSum.count;
+      let columns: string[] | undefined;
+      if (!matches) columns = await this.differingColumns(source, target, sourceEngine, stagingEngine, plan, batchSize, signal);
+      add(
+        { table: plan.name, check: "checksum", source: sourceSum.toJSON(), target: targetSum.toJSON(), matches, columns },
+        `Table ${plan.name}: checksum mismatch (source ${sourceSum.hash}, target ${targetSum.hash})${columns && columns.length > 0 ? ` in column ${columns.join(", ")}` : ""}`,
+      );
+    }
+    return { mode, passed: differences.length === 0, checks, differences };
+  }
+
+  /** Per-column checksums of both sides, to name the columns that differ. */
+  private async differingColumns(source: IStorageBackend, target: IStorageBackend, sourceEngine: StorageEngine, stagingEngine: StorageEngine, plan: TablePlan, batchSize: number, signal?: AbortSignal): Promise<string[]> {
+    const sums = async (backend: IStorageBackend, engine: StorageEngine) => {
+      const perColumn = plan.columns.map((c) => new TableChecksum([c]));
+      for await (const batch of backend.readBatches(plan.name, { engine, columns: plan.columns.map((c) => c.name), batchSize, signal })) {
+        for (const row of batch.rows) for (let c = 0; c < perColumn.length; c++) (perColumn[c] as TableChecksum).add([row[c] as Value]);
+      }
+      return perColumn.map((s) => s.hash);
+    };
+    const a = await sums(source, sourceEngine);
+    const b = await sums(target, stagingEngine);
+    return plan.columns.filter((_, i) => a[i] !== b[i]).map((c) => c.name);
+  }
+
+  /** Point the registry entry at the target (only after publish). */
+  private updateRegistry(name: string, target: IStorageBackend): void {
+    const home = this.home();
+    if (!home) return;
+    const registry = new DatasetRegistry(home);
+    if (!registry.exists(name)) return;
+    const entry = registry.read(name);
+    const location = target.getDatabasePath(name);
+    const database: Record<string, unknown> = { backend: target.backendType };
+    if (target.backendType === "postgresql") database.database = location;
+    else database.path = location;
+    registry.write({ ...entry, database: database as typeof entry.database });
+  }
+}
+
+function abortError(error: unknown, signal: AbortSignal): MdmError {
+  if (isMdmError(error, ErrorCodes.ABORTED)) return error;
+  const reason = signal.reason;
+  if (isMdmError(reason)) return reason;
+  return new MdmError(ErrorCodes.ABORTED, "The migration was aborted; staging was removed, source and registry are untouched", { cause: error });
+}

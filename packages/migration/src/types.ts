@@ -1,0 +1,93 @@
+import type { BackendType, IStorageBackend, Implementation } from "@mdm/storage-core";
+
+/** A backend given as an instance, or as a type (plus implementation) resolved through core's manager. */
+export type BackendRef = IStorageBackend | BackendType | { type: BackendType; implementation?: Implementation };
+
+export type VerifyMode = "checksum" | "count" | "none";
+
+export interface MigrationProgress {
+  dataset: string;
+  phase: "preflight" | "copy" | "verify" | "publish" | "done";
+  table?: string;
+  /** Position of the table in the copy order (1-based) and how many there are. */
+  tableIndex?: number;
+  tableCount?: number;
+  rowsDone: number;
+  rowsTotal: number;
+  /** Rows per second since the table started. */
+  rate: number;
+  /** Seconds left for this table at the current rate, when known. */
+  etaSeconds: number | null;
+}
+
+export interface MigrateOptions {
+  /** Rows per batch (default 10,000). Memory is bounded by it. */
+  batchSize?: number;
+  /** checksum (default): row counts, column names and types, order-independent checksums; count: counts, names and types; none. */
+  verify?: VerifyMode;
+  /** Replace an existing target dataset (atomically, after verification). Default false: refused. */
+  overwrite?: boolean;
+  /** Drop the source dataset after a verified, published migration. Default false. */
+  removeSource?: boolean;
+  /** Scan source columns whose values the target may refuse before writing anything (default true). */
+  preflightScan?: boolean;
+  onProgress?: (event: MigrationProgress) => void;
+  signal?: AbortSignal;
+  /**
+   * Abort cleanly on SIGINT/SIGTERM while migrating (staging removed, source and registry untouched),
+   * then re-raise the signal. Default false (the CLI turns it on).
+   */
+  handleSignals?: boolean;
+  /**
+   * A hook that sees every batch on its way to the target; for tests that inject corruption
+   * (the checksum must catch it). Never set it in production.
+   */
+  transformBatch?: (table: string, rows: import("@mdm/storage-core").Value[][]) => import("@mdm/storage-core").Value[][];
+}
+
+export interface VerificationCheck {
+  table: string;
+  check: "row_count" | "columns" | "types" | "checksum";
+  source: unknown;
+  target: unknown;
+  matches: boolean;
+  /** Columns whose values differ (checksum mismatches only). */
+  columns?: string[];
+}
+
+export interface VerificationReport {
+  mode: VerifyMode;
+  passed: boolean;
+  checks: VerificationCheck[];
+  differences: string[];
+}
+
+export interface MigrationResult {
+  dataset: string;
+  success: boolean;
+  source: { type: BackendType; implementation: Implementation };
+  target: { type: BackendType; implementation: Implementation };
+  tablesMigrated: string[];
+  rowsMigrated: number;
+  /** Size of the target database after the copy (bytes), when the backend reports it. */
+  bytes: number | null;
+  durationMs: number;
+  rowsPerSecond: number;
+  verification: VerificationReport | null;
+  error: { code: string; message: string } | null;
+}
+
+export interface MigrateAllOptions extends MigrateOptions {
+  /** Datasets migrated at once (default 1). */
+  concurrency?: number;
+}
+
+export interface MigrationSummary {
+  total: number;
+  succeeded: number;
+  failed: number;
+  totalRows: number;
+  durationMs: number;
+  results: MigrationResult[];
+  failures: Array<{ dataset: string; code: string; message: string }>;
+}
