@@ -1,0 +1,282 @@
+import pg from "pg";
+import {
+  BaseStorageBackend,
+  ErrorCodes,
+  MdmError,
+  defaultConfig,
+  mapPostgresError,
+  pgConnectWithPlan,
+  pgConnectionConfig,
+  pgCreateDatabaseSql,
+  pgCreateTableSql,
+  pgDatabaseExists,
+  pgDatasetDatabaseName,
+  pgDescribeTable,
+  pgExecute,
+  pgIdentifier,
+  pgListPrefixedDatabases,
+  pgListTables,
+  pgQuery,
+  pgSslPlan,
+  pgStartupOptions,
+  pgTerminateSessions,
+  pgTextEncoder,
+  pgTypes,
+  pgValueChecker,
+  quoteIdentifier,
+  selectSql,
+  type BackendCapabilities,
+  type ColumnDef,
+  type PgSslOptions,
+  type PostgresqlConfig,
+  type QueryResult,
+  type SelectPlan,
+  type Value,
+} from "@mdm/storage-core";
+
+/** PostgreSQL's limit of bind parameters in one statement. */
+export const MAX_BIND_PARAMETERS = 65_535;
+/** Rows per INSERT, as pandas `to_sql(chunksize=10000)` did, lowered so a statement stays under 65,535 parameters. */
+export const INSERT_CHUNK_ROWS = 10_000;
+
+export interface LegacyPostgresqlOptions {
+  /** `database.postgresql` of mdm.yaml; missing keys take the defaults. */
+  config?: Partial<PostgresqlConfig>;
+}
+
+export interface LegacyEngine {
+  pool: pg.Pool;
+  database: string;
+}
+
+/** Tables live in the `public` schema of each dataset database, as Python MDM wrote them. */
+const SCHEMA = "public";
+
+/**
+ * Today's PostgreSQL backend: one database `{prefix}{name}` per dataset, one pool of `pool_size`
+ * connections per database, multi-row INSERTs in chunks under 65,535 parameters, plain reads,
+ * database create and drop (other sessions terminated first). No metrics.
+ */
+export class LegacyPostgresqlStorageBackend extends BaseStorageBackend<LegacyEngine, pg.PoolClient> {
+  readonly backendType = "postgresql" as const;
+  readonly implementation = "legacy" as const;
+  readonly capabilities: BackendCapabilities = {
+    values: { nan: true, infinity: true, negativeZero: true, nulInText: false, nulInJson: true, maxDecimalPrecision: Infinity },
+    sql: true,
+    concurrentReads: true,
+    serializedWrites: false,
+    fileImportExport: [],
+    metrics: false,
+  };
+  readonly config: Readonly<Omit<PostgresqlConfig, "password">>;
+  readonly #password: string | undefined;
+  #ssl: PgSslOptions | undefined;
+
+  constructor(options: LegacyPostgresqlOptions = {}) {
+    const merged = { ...defaultConfig().database.postgresql, ...(options.config ?? {}) };
+    const password = merged.password ?? undefined;
+    super({ secrets: () => [password] });
+    this.#password = password;
+    const { password: _omit, ...rest } = merged;
+    this.config = Object.freeze(rest);
+  }
+
+  private fullConfig(): PostgresqlConfig {
+    return { ...this.config, password: this.#password ?? null };
+  }
+
+  private get adminDatabase(): string {
+    return this.config.database ?? "postgres";
+  }
+
+  /** A pg config for one database (the password is handed to pg, never kept elsewhere). */
+  private clientConfig(database: string, ssl: PgSslOptions): pg.PoolConfig {
+    return {
+      ...pgConnectionConfig(this.fullConfig()),
+      password: this.#password,
+      database,
+      ssl,
+      options: pgStartupOptions(SCHEMA),
+    };
+  }
+
+  /** The TLS options to use, resolved once with libpq's sslmode semantics (allow/prefer may fall back). */
+  private async ssl(database: string): Promise<PgSslOptions> {
+    if (this.#ssl !== undefined) return this.#ssl;
+    const plan = pgSslPlan(this.config);
+    const { ssl } = await pgConnectWithPlan(plan, async (candidate) => {
+      const client = new pg.Client(this.clientConfig(database, candidate));
+      client.on("error", () => undefined);
+      await client.connect();
+      await client.end();
+    });
+    this.#ssl = ssl;
+    return ssl;
+  }
+
+  /** A throw-away connection to the maintenance database, as the original's admin engine. */
+  private async withAdmin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+    const database = this.adminDatabase;
+    const client = new pg.Client(this.clientConfig(database, await this.ssl(database)));
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+    } catch (error) {
+      throw this._mapError(error, "connect", database);
+    }
+    try {
+      return await fn(client);
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  protected override async _init(): Promise<void> {
+    await this.withAdmin(async (client) => {
+      await client.query("SELECT 1");
+    });
+  }
+
+  protected _resolveDatabasePath(datasetName: string): string {
+    return pgDatasetDatabaseName(this.config.database_prefix, datasetName);
+  }
+
+  protected _normalizeDatabasePath(databasePath: string): string {
+    return pgIdentifier(databasePath, "database");
+  }
+
+  protected _databaseExists(database: string): Promise<boolean> {
+    return this.withAdmin((client) => pgDatabaseExists(client, database));
+  }
+
+  protected async _createDatabase(database: string): Promise<void> {
+    await this.withAdmin(async (client) => {
+      await client.query(pgCreateDatabaseSql(database));
+    });
+  }
+
+  protected async _dropDatabase(database: string): Promise<void> {
+    await this.withAdmin(async (client) => {
+      await pgTerminateSessions(client, database);
+      await client.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(database)}`);
+    });
+  }
+
+  protected _listDatasetNames(): Promise<string[]> {
+    return this.withAdmin((client) => pgListPrefixedDatabases(client, this.config.database_prefix));
+  }
+
+  protected async _openEngine(database: string): Promise<LegacyEngine> {
+    const pool = new pg.Pool({ ...this.clientConfig(database, await this.ssl(database)), max: this.config.pool_size });
+    // An idle connection the server drops emits 'error' on the pool; without a listener the process dies.
+    pool.on("error", () => undefined);
+    try {
+      const client = await pool.connect();
+      client.release();
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw this._mapError(error, "connect", database);
+    }
+    return { pool, database };
+  }
+
+  protected async _closeEngine(engine: LegacyEngine): Promise<void> {
+    await engine.pool.end();
+  }
+
+  protected async _acquire(engine: LegacyEngine): Promise<pg.PoolClient> {
+    try {
+      return await engine.pool.connect();
+    } catch (error) {
+      throw this._mapError(error, "connect", engine.database);
+    }
+  }
+
+  protected async _release(_engine: LegacyEngine, session: pg.PoolClient, error?: unknown): Promise<void> {
+    // A connection that broke is destroyed; one that saw an SQL error is fine to reuse.
+    const broken = error !== undefined && !(error instanceof pg.DatabaseError) && !(error instanceof MdmError);
+    session.release(broken);
+  }
+
+  protected _rawConnection(engine: LegacyEngine): unknown {
+    return engine.pool;
+  }
+
+  protected _listTables(session: pg.PoolClient): Promise<string[]> {
+    return pgListTables(session, SCHEMA);
+  }
+
+  protected _describeTable(session: pg.PoolClient, table: string): Promise<ColumnDef[] | undefined> {
+    return pgDescribeTable(session, SCHEMA, table);
+  }
+
+  protected async _createTable(session: pg.PoolClient, table: string, columns: ColumnDef[]): Promise<void> {
+    await session.query(pgCreateTableSql(table, columns));
+  }
+
+  /** Multi-row INSERT ... VALUES ($1, ...), (...) in chunks, each under 65,535 parameters. */
+  protected async _insertRows(session: pg.PoolClient, table: string, columns: ColumnDef[], rows: Value[][]): Promise<void> {
+    const width = columns.length;
+    const chunk = Math.max(1, Math.min(INSERT_CHUNK_ROWS, Math.floor(MAX_BIND_PARAMETERS / width)));
+    const encoders = columns.map(pgTextEncoder);
+    const head = `INSERT INTO ${quoteIdentifier(table)} (${columns.map((c) => quoteIdentifier(c.name)).join(", ")}) VALUES `;
+    for (let start = 0; start < rows.length; start += chunk) {
+      const part = rows.slice(start, start + chunk);
+      const values: Array<string | null> = new Array(part.length * width);
+      const tuples: string[] = new Array(part.length);
+      let p = 0;
+      for (let r = 0; r < part.length; r++) {
+        const row = part[r] as Value[];
+        const marks: string[] = new Array(width);
+        for (let c = 0; c < width; c++) {
+          const v = row[c] as Value;
+          values[p] = v === null ? null : (encoders[c] as (value: Value) => string)(v);
+          marks[c] = `$${++p}`;
+        }
+        tuples[r] = `(${marks.join(", ")})`;
+      }
+      await session.query(head + tuples.join(", "), values);
+    }
+  }
+
+  /** A plain read: the whole result at once, handed out in batches. */
+  protected async *_streamSelect(session: pg.PoolClient, plan: SelectPlan): AsyncIterable<Value[][]> {
+    const { sql, params } = selectSql(plan, (i) => this._placeholder(i));
+    const result = await pgQuery(session, sql, params);
+    for (let start = 0; start < result.rows.length; start += plan.batchSize) {
+      yield result.rows.slice(start, start + plan.batchSize);
+    }
+  }
+
+  protected _query(session: pg.PoolClient, sql: string, params: Value[], hints?: Array<ColumnDef | undefined>): Promise<QueryResult> {
+    return pgQuery(session, sql, params, hints);
+  }
+
+  protected _execute(session: pg.PoolClient, sql: string, params: Value[]): Promise<{ rowsAffected: number }> {
+    return pgExecute(session, sql, params);
+  }
+
+  protected _placeholder(index: number): string {
+    return `$${index + 1}`;
+  }
+
+  protected _mapError(error: unknown, context: string, database?: string): MdmError {
+    if (error instanceof MdmError) return error;
+    return mapPostgresError(error, context, { host: this.config.host, port: this.config.port, user: this.config.user, database, secrets: [this.#password] });
+  }
+
+  protected override _valueChecker(column: ColumnDef): ((value: Value) => void) | undefined {
+    return pgValueChecker(column);
+  }
+
+  protected override async _optimize(session: pg.PoolClient): Promise<void> {
+    await session.query("VACUUM ANALYZE");
+  }
+
+  protected override async _databaseSize(engine: LegacyEngine): Promise<number> {
+    const result = await pgQuery(engine.pool as unknown as pg.PoolClient, "SELECT pg_database_size(current_database())", [], [{ name: "size", type: "int64" }]);
+    return Number(result.rows[0]?.[0] ?? 0);
+  }
+}
+
+export { ErrorCodes };
