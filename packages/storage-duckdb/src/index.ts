@@ -1,3 +1,20 @@
-// Not implemented yet: this package is a placeholder in the layout and exports nothing.
-// See its README for the status.
-export {};
+import { type BackendFactory } from "@mdm/storage-core";
+import { DuckdbStorageBackend } from "./duckdb-backend.js";
+import { settingsFromConfig } from "./settings.js";
+
+export { DuckdbStorageBackend, DEFAULT_DUCKDB_SETTINGS, type DuckdbStorageEngine } from "./duckdb-backend.js";
+export { DuckdbFileBackend, type DuckdbBackendOptions, type DuckdbEngine, type DuckdbSession } from "./duckdb-file-backend.js";
+export { instanceOptions, settingsFromConfig, type DuckdbSettings } from "./settings.js";
+export { acquireInstance, openInstanceCount, type InstanceLease } from "./instance-cache.js";
+export { DUCKDB_MAX_DECIMAL_PRECISION, duckdbTypeOf, duckdbTypeSql, logicalOfDuckdbType } from "./type-mapping.js";
+export { decimalText, parameterOf, readerFor, scaledDecimal, writerFor, type ValueReader, type ValueWriter } from "./value-conversion.js";
+export { chunkRows, resultShape } from "./chunks.js";
+export { mapDuckdbError } from "./errors.js";
+
+/** What @mdm/storage-core's manager loads: the new DuckDB backend, built from mdm.yaml. */
+export const backendFactory: BackendFactory = {
+  backendType: "duckdb",
+  implementation: "new",
+  create: ({ homeDir, config }) =>
+    new DuckdbStorageBackend({ homeDir, datasetsPath: config.paths.datasets_path, duckdb: settingsFromConfig(config.database.duckdb) }),
+};

@@ -1,0 +1,195 @@
+import { chmodSync, existsSync, renameSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { basename, dirname, join } from "node:path";
+import { DuckDBInstance, type DuckDBConnection, type DuckDBType, type DuckDBValue } from "@duckdb/node-api";
+import {
+  ErrorCodes,
+  FileStorageBackend,
+  MdmError,
+  quoteIdentifier,
+  selectSql,
+  type ColumnDef,
+  type FileBackendOptions,
+  type MdmError as MdmErrorType,
+  type QueryResult,
+  type SelectPlan,
+  type Value,
+} from "@mdm/storage-core";
+import { chunkRows, resultShape } from "./chunks.js";
+import { mapDuckdbError } from "./errors.js";
+import { acquireInstance, type InstanceLease } from "./instance-cache.js";
+import { instanceOptions, type DuckdbSettings } from "./settings.js";
+import { DUCKDB_MAX_DECIMAL_PRECISION, duckdbTypeSql, logicalOfDuckdbType } from "./type-mapping.js";
+import { parameterOf } from "./value-conversion.js";
+
+/** What a DuckDB backend keeps per open database file. */
+export interface DuckdbEngine {
+  readonly path: string;
+  readonly lease: InstanceLease;
+}
+
+/** What one operation uses: a connection of that file's instance. */
+export interface DuckdbSession {
+  readonly connection: DuckDBConnection;
+  readonly path: string;
+}
+
+export interface DuckdbBackendOptions extends FileBackendOptions {
+  /** DuckDB settings (memory_limit, threads, temp_directory, access_mode). */
+  duckdb?: DuckdbSettings;
+}
+
+/**
+ * What the legacy and the new DuckDB backends share: the type mapping, value conversion, catalog
+ * queries, SQL execution with typed parameters, error mapping and owner-only database files. It
+ * extends core's FileStorageBackend and overrides hooks only; the two implementations differ in
+ * how they hold connections, write rows and read them.
+ */
+export abstract class DuckdbFileBackend<TEngine extends DuckdbEngine> extends FileStorageBackend<TEngine, DuckdbSession> {
+  protected readonly extension = "duckdb" as const;
+  protected readonly settings: DuckdbSettings;
+  /** Options every instance of this backend is opened with (validated in the constructor). */
+  protected readonly instanceOptions: Record<string, string>;
+
+  protected constructor(options: DuckdbBackendOptions = {}) {
+    super(options);
+    this.settings = { ...(options.duckdb ?? {}) };
+    this.instanceOptions = instanceOptions(this.settings);
+  }
+
+  /**
+   * DuckDB refuses an empty file, so the database is created by DuckDB under a temporary name in
+   * the same directory, made owner-only (0600) and renamed onto the placeholder core created with
+   * O_EXCL: the final path never holds anything but an owner-only DuckDB file.
+   */
+  protected override async _initializeDatabaseFile(path: string): Promise<void> {
+    const temporary = join(dirname(path), `.${basename(path)}.init-${randomBytes(6).toString("hex")}`);
+    try {
+      const instance = await DuckDBInstance.create(temporary);
+      instance.closeSync();
+      chmodSync(temporary, 0o600);
+      renameSync(temporary, path);
+    } catch (error) {
+      throw this.wrapError(error, "create database");
+    } finally {
+      rmSync(temporary, { force: true });
+      rmSync(`${temporary}.wal`, { force: true });
+    }
+  }
+
+  /** The shared instance of a file, opened with this backend's settings. */
+  protected async leaseInstance(path: string): Promise<InstanceLease> {
+    const lease = await acquireInstance(path, this.instanceOptions);
+    this.restrictWal(path);
+    return lease;
+  }
+
+  /** DuckDB creates `<db>.wal` with the process umask; keep it owner-only like the database file. */
+  protected restrictWal(path: string): void {
+    if (path === ":memory:") return;
+    const wal = `${path}.wal`;
+    try {
+      if (existsSync(wal)) chmodSync(wal, 0o600);
+    } catch {
+      // removed by a checkpoint in between
+    }
+  }
+
+  protected override async _commit(session: DuckdbSession): Promise<void> {
+    await session.connection.run("COMMIT");
+    this.restrictWal(session.path);
+  }
+
+  protected async _listTables(session: DuckdbSession): Promise<string[]> {
+    const result = await this._query(session, "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = current_schema()", []);
+    return result.rows.map((r) => r[0] as string);
+  }
+
+  protected async _describeTable(session: DuckdbSession, table: string): Promise<ColumnDef[] | undefined> {
+    // Table names are case-insensitive in DuckDB: "Train" and "train" are one table.
+    const found = await this._query(
+      session,
+      "SELECT table_name, column_name, is_nullable FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = current_schema() AND lower(table_name) = lower($1) ORDER BY column_index",
+      [table],
+    );
+    if (found.rows.length === 0) return undefined;
+    const actual = found.rows[0]?.[0] as string;
+    const result = await session.connection.run(`SELECT * FROM ${quoteIdentifier(actual)} LIMIT 0`);
+    const names = result.columnNames();
+    return result.columnTypes().map((type, i) => ({ ...logicalOfDuckdbType(names[i] as string, type), nullable: found.rows[i]?.[2] !== false }));
+  }
+
+  protected async _createTable(session: DuckdbSession, table: string, columns: ColumnDef[]): Promise<void> {
+    const definitions = columns.map((c) => `${quoteIdentifier(c.name)} ${duckdbTypeSql(c)}${c.nullable === false ? " NOT NULL" : ""}`);
+    await session.connection.run(`CREATE TABLE ${quoteIdentifier(table)} (${definitions.join(", ")})`);
+  }
+
+  /** Parameters as DuckDB values, typed by their columns when known. */
+  protected bindParameters(params: Value[], columns?: Array<ColumnDef | undefined>): { values: DuckDBValue[]; types: Array<DuckDBType | undefined> } {
+    const values: DuckDBValue[] = new Array(params.length);
+    const types: Array<DuckDBType | undefined> = new Array(params.length);
+    params.forEach((param, i) => {
+      const bound = parameterOf(param ?? null, columns?.[i]);
+      values[i] = bound.value;
+      types[i] = bound.type;
+    });
+    return { values, types };
+  }
+
+  protected async _query(session: DuckdbSession, sql: string, params: Value[]): Promise<QueryResult> {
+    const { values, types } = this.bindParameters(params);
+    const result = params.length > 0 ? await session.connection.run(sql, values, types as DuckDBType[]) : await session.connection.run(sql);
+    const { columns, readers } = resultShape(result);
+    const rows: Value[][] = [];
+    for (;;) {
+      const chunk = await result.fetchChunk();
+      if (!chunk || chunk.rowCount === 0) break;
+      for (const row of chunkRows(chunk, readers)) rows.push(row);
+    }
+    return { columns, rows };
+  }
+
+  protected async _execute(session: DuckdbSession, sql: string, params: Value[]): Promise<{ rowsAffected: number }> {
+    const { values, types } = this.bindParameters(params);
+    const result = params.length > 0 ? await session.connection.run(sql, values, types as DuckDBType[]) : await session.connection.run(sql);
+    this.restrictWal(session.path);
+    return { rowsAffected: result.rowsChanged };
+  }
+
+  /** SQL and typed parameters of a planned read. */
+  protected selectStatement(plan: SelectPlan): { sql: string; values: DuckDBValue[]; types: Array<DuckDBType | undefined> } {
+    const { sql, params } = selectSql(plan, (i) => this._placeholder(i));
+    const columns = plan.where && "equals" in plan.where ? plan.where.equals.filter(([, v]) => v !== null).map(([c]) => c) : [];
+    return { sql, ...this.bindParameters(params, columns) };
+  }
+
+  protected _placeholder(index: number): string {
+    return `$${index + 1}`;
+  }
+
+  protected _mapError(error: unknown, context: string): MdmErrorType {
+    return mapDuckdbError(error, context);
+  }
+
+  /** Values DuckDB cannot hold: decimals beyond DECIMAL(38,s), NaN and ±Infinity decimals. */
+  protected override _valueChecker(column: ColumnDef): ((value: Value) => void) | undefined {
+    if (column.type !== "decimal") return undefined;
+    const { precision } = column;
+    if (precision === undefined || precision > DUCKDB_MAX_DECIMAL_PRECISION) {
+      return () => {
+        throw new MdmError(
+          ErrorCodes.UNSUPPORTED_TYPE,
+          `Column ${JSON.stringify(column.name)}: DuckDB holds decimals of at most ${DUCKDB_MAX_DECIMAL_PRECISION} digits with a declared precision`,
+          { details: { column: column.name, type: column.type } },
+        );
+      };
+    }
+    return (value) => {
+      if (value === "NaN" || value === "Infinity" || value === "-Infinity") {
+        throw new MdmError(ErrorCodes.UNSUPPORTED_VALUE, `Column ${JSON.stringify(column.name)}: DuckDB DECIMAL cannot hold ${value}`, {
+          details: { column: column.name, type: column.type },
+        });
+      }
+    };
+  }
+}
