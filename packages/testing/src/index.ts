@@ -1,3 +1,5 @@
-// Not implemented yet: this package is a placeholder in the layout and exports nothing.
-// See its README for the status.
-export {};
+// @mdm/testing: the conformance suite for vitest, the fidelity fixtures, the checks as plain
+// functions and an in-memory reference backend. Everything but `defineConformanceSuite` is also
+// available from `@mdm/testing/checks`, which does not import vitest.
+export * from "./checks-entry.js";
+export { defineConformanceSuite } from "./conformance.js";

@@ -1,0 +1,9 @@
+// `@mdm/testing/checks`: the conformance checks, fixtures and runner without vitest, for tools
+// (a validator, a CLI) that run the checks outside a test runner.
+export * from "./assert.js";
+export * from "./fixtures.js";
+export * from "./runner.js";
+export { conformanceChecks, type ConformanceCheck } from "./checks/index.js";
+export { checkFidelity, describeFidelityFailures, fidelityCheckTitle, EVERY_TYPE_COLUMNS, type FidelityOutcome, type FidelityReport, type FidelityValueResult } from "./checks/fidelity.js";
+export { HOSTILE_DATASET_NAMES, HOSTILE_TABLE_NAMES } from "./checks/names.js";
+export { defineCheck } from "./checks/support.js";

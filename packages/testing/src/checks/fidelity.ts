@@ -1,0 +1,237 @@
+import {
+  ErrorCodes,
+  isMdmError,
+  valuesEqual,
+  type ColumnDef,
+  type ErrorCode,
+  type IStorageBackend,
+  type StorageEngine,
+  type Value,
+} from "@mdm/storage-core";
+import { ConformanceFailure, show } from "../assert.js";
+import { columnMayBeRefused, expectedOutcome, fidelityFixtures, type FidelityExpectation, type FidelityFixture, type FidelityValue } from "../fixtures.js";
+import { defineCheck, openDataset, type ConformanceCheck } from "./support.js";
+
+const ID: ColumnDef = { name: "id", type: "int64" };
+
+/** What happened to one fixture value. */
+export type FidelityOutcome =
+  /** Written and read back exactly. */
+  | "held"
+  /** Refused with MDM_UNSUPPORTED_VALUE (or MDM_UNSUPPORTED_TYPE for a column beyond the backend), nothing left behind. */
+  | "refused"
+  /** Written, but read back different (or not at all): the silent change this project exists to prevent. */
+  | "changed"
+  /** Any other error, or a refusal that left a table behind. */
+  | "error";
+
+export interface FidelityValueResult {
+  label: string;
+  expected: FidelityExpectation;
+  outcome: FidelityOutcome;
+  passed: boolean;
+  /** Why it failed (or how it was refused). */
+  detail?: string;
+}
+
+export interface FidelityReport {
+  fixture: string;
+  passed: boolean;
+  values: FidelityValueResult[];
+  /** Problems that are not about one value (the logical type read back, checkValue disagreeing). */
+  problems: string[];
+}
+
+function errorText(error: unknown): string {
+  if (isMdmError(error)) return `${error.code}: ${error.message}`;
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+function refusalCodes(fixture: FidelityFixture, backend: IStorageBackend): ErrorCode[] {
+  return columnMayBeRefused(fixture.column, backend.capabilities) ? [ErrorCodes.UNSUPPORTED_VALUE, ErrorCodes.UNSUPPORTED_TYPE] : [ErrorCodes.UNSUPPORTED_VALUE];
+}
+
+/** Read a fixture table back as a map id -> value, also checking the logical type of the column. */
+async function readBack(backend: IStorageBackend, engine: StorageEngine, table: string, column: ColumnDef, problems: string[]): Promise<Map<bigint, Value>> {
+  const info = await backend.getTableInfo(table, engine);
+  const stored = info.columns.find((c) => c.name === column.name);
+  if (!stored) problems.push(`table ${table} has no column ${JSON.stringify(column.name)} (columns: ${info.columns.map((c) => c.name).join(", ")})`);
+  else {
+    if (stored.type !== column.type) problems.push(`column type read back as ${stored.type}, written as ${column.type}`);
+    if (column.type === "decimal" && stored.precision !== undefined && (stored.precision !== column.precision || (stored.scale ?? 0) !== (column.scale ?? 0))) {
+      problems.push(`decimal(${column.precision},${column.scale}) read back as decimal(${stored.precision},${stored.scale})`);
+    }
+  }
+  const df = await backend.readTable(table, { engine, orderBy: ["id"] });
+  const readType = df.columns.find((c) => c.name === column.name)?.type;
+  if (readType !== undefined && readType !== column.type) problems.push(`readTable() typed the column ${readType}, written as ${column.type}`);
+  const out = new Map<bigint, Value>();
+  for (const row of df.rows) {
+    const id = row.id;
+    if (typeof id !== "bigint") {
+      problems.push(`the int64 id column read back as ${typeof id} ${show(id)}`);
+      continue;
+    }
+    out.set(id, row[column.name] === undefined ? (undefined as unknown as Value) : (row[column.name] as Value));
+  }
+  return out;
+}
+
+function compare(column: ColumnDef, item: FidelityValue, actual: Value | undefined): string | undefined {
+  if (actual === undefined) return "the row did not come back";
+  if (!valuesEqual(column.type, actual, item.value)) return `wrote ${show(item.value)}, read back ${show(actual)}`;
+  return undefined;
+}
+
+/** Does checkValue() agree with what the write did? */
+function checkValueAgrees(backend: IStorageBackend, column: ColumnDef, item: FidelityValue, refused: boolean): string | undefined {
+  try {
+    backend.checkValue(column, item.value);
+    return refused ? `checkValue() accepts ${item.label} although the write refused it (a migration preflight would miss it)` : undefined;
+  } catch (error) {
+    if (!refused) return `checkValue() rejects ${item.label} (${errorText(error)}) although the backend holds it`;
+    return isMdmError(error, ErrorCodes.UNSUPPORTED_VALUE) ? undefined : `checkValue() rejected ${item.label} with ${errorText(error)}, expected MDM_UNSUPPORTED_VALUE`;
+  }
+}
+
+/**
+ * Write every value of a fixture and read it back. Values the backend must hold are written together
+ * (one writeBatches call into `fx_<fixture>_hold`, then one value per table if that fails, to find
+ * the culprit); every other value is written alone into `fx_<fixture>_<index>`, so a refusal can be told apart. Returns a report; never throws for a
+ * backend fault (only when the dataset cannot be created).
+ */
+export async function checkFidelity(backend: IStorageBackend, fixture: FidelityFixture, engine?: StorageEngine): Promise<FidelityReport> {
+  const target = engine ?? (await openDataset(backend, "fidelity"));
+  const columns = [ID, fixture.column];
+  const problems: string[] = [];
+  const results: FidelityValueResult[] = fixture.values.map((item) => ({
+    label: item.label,
+    expected: expectedOutcome(fixture, item, backend.capabilities),
+    outcome: "error",
+    passed: false,
+  }));
+  const codes = refusalCodes(fixture, backend);
+  const prefix = `fx_${fixture.name.toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_|_$/g, "")}`;
+
+  /** Write items alone (index i → table fx_i); classify each. */
+  const writeAlone = async (index: number): Promise<void> => {
+    const item = fixture.values[index] as FidelityValue;
+    const result = results[index] as FidelityValueResult;
+    const table = `${prefix}_${index}`;
+    try {
+      await backend.writeBatches(table, columns, [[[BigInt(index), item.value]]], { engine: target });
+    } catch (error) {
+      const refused = isMdmError(error) && (codes as string[]).includes(error.code);
+      const leftover = await backend.tableExists(table, target).catch(() => false);
+      if (refused && !leftover) {
+        result.outcome = "refused";
+        result.detail = errorText(error);
+        if (error.code === ErrorCodes.UNSUPPORTED_VALUE) {
+          const disagreement = checkValueAgrees(backend, fixture.column, item, true);
+          if (disagreement) problems.push(disagreement);
+        }
+      } else {
+        result.outcome = "error";
+        result.detail = leftover ? `the refused write left table ${table} behind (${errorText(error)})` : errorText(error);
+      }
+      return;
+    }
+    const back = await readBack(backend, target, table, fixture.column, problems);
+    const difference = compare(fixture.column, item, back.get(BigInt(index)));
+    result.outcome = difference ? "changed" : "held";
+    result.detail = difference;
+    const disagreement = difference ? undefined : checkValueAgrees(backend, fixture.column, item, false);
+    if (disagreement) problems.push(disagreement);
+  };
+
+  const mustHold = results.map((r, i) => (r.expected === "hold" ? i : -1)).filter((i) => i >= 0);
+  if (mustHold.length > 0) {
+    let together = true;
+    try {
+      await backend.writeBatches(`${prefix}_hold`, columns, [mustHold.map((i) => [BigInt(i), (fixture.values[i] as FidelityValue).value])], { engine: target });
+    } catch {
+      together = false;
+    }
+    if (together) {
+      const back = await readBack(backend, target, `${prefix}_hold`, fixture.column, problems);
+      for (const i of mustHold) {
+        const item = fixture.values[i] as FidelityValue;
+        const result = results[i] as FidelityValueResult;
+        const difference = compare(fixture.column, item, back.get(BigInt(i)));
+        result.outcome = difference ? "changed" : "held";
+        result.detail = difference;
+        const disagreement = difference ? undefined : checkValueAgrees(backend, fixture.column, item, false);
+        if (disagreement) problems.push(disagreement);
+      }
+      if (back.size !== mustHold.length) problems.push(`${back.size} rows read back from ${prefix}_hold, ${mustHold.length} written`);
+    } else {
+      for (const i of mustHold) await writeAlone(i);
+    }
+  }
+  for (let i = 0; i < results.length; i++) if ((results[i] as FidelityValueResult).expected !== "hold") await writeAlone(i);
+
+  for (const result of results) {
+    if (result.expected === "hold") result.passed = result.outcome === "held";
+    else if (result.expected === "refuse") {
+      result.passed = result.outcome === "refused";
+      if (result.outcome === "held") {
+        result.detail = `held exactly, but capabilities.values.${fixture.capability} says it cannot be: refuse it or declare the capability`;
+      }
+    } else result.passed = result.outcome === "held" || result.outcome === "refused";
+    if (!result.passed && result.expected === "hold" && result.outcome === "error" && result.detail?.includes(ErrorCodes.UNSUPPORTED_VALUE)) {
+      result.detail += fixture.capability ? ` (capabilities.values.${fixture.capability} says it must be held)` : " (every backend must hold it)";
+    }
+  }
+  return { fixture: fixture.name, passed: problems.length === 0 && results.every((r) => r.passed), values: results, problems: [...new Set(problems)] };
+}
+
+/** A failure message listing every value that did not behave. */
+export function describeFidelityFailures(report: FidelityReport): string {
+  const lines = report.values.filter((r) => !r.passed).map((r) => `  ${r.label}: expected ${r.expected}, ${r.outcome}${r.detail ? ` - ${r.detail}` : ""}`);
+  for (const p of report.problems) lines.push(`  ${p}`);
+  return `fidelity fixture ${JSON.stringify(report.fixture)} failed:\n${lines.join("\n")}`;
+}
+
+/** Columns of every logical type, for the all-NULL row (reliability.md A24). */
+export const EVERY_TYPE_COLUMNS: ColumnDef[] = [
+  { name: "b", type: "boolean" },
+  { name: "i", type: "int64" },
+  { name: "f", type: "float64" },
+  { name: "d", type: "decimal", precision: 18, scale: 4 },
+  { name: "du", type: "decimal" },
+  { name: "s", type: "text" },
+  { name: "x", type: "blob" },
+  { name: "day", type: "date" },
+  { name: "at", type: "timestamp" },
+  { name: "attz", type: "timestamptz" },
+  { name: "j", type: "json" },
+];
+
+export function fidelityCheckTitle(fixture: FidelityFixture): string {
+  return `fidelity: ${fixture.name}`;
+}
+
+export const fidelityChecks: ConformanceCheck[] = [
+  ...fidelityFixtures.map((fixture) =>
+    defineCheck("fidelity", fidelityCheckTitle(fixture), async (backend) => {
+      const report = await checkFidelity(backend, fixture);
+      if (!report.passed) throw new ConformanceFailure(describeFidelityFailures(report));
+    }),
+  ),
+  defineCheck("fidelity", "fidelity: a row of NULLs in every type, and a table entirely NULL", async (backend) => {
+    const engine = await openDataset(backend, "fidelity");
+    const nulls = EVERY_TYPE_COLUMNS.map(() => null);
+    await backend.writeBatches("all_null", [ID, ...EVERY_TYPE_COLUMNS], [[[1n, ...nulls], [2n, ...nulls]]], { engine });
+    const df = await backend.readTable("all_null", { engine, orderBy: ["id"] });
+    if (df.rows.length !== 2) throw new ConformanceFailure(`2 rows written, ${df.rows.length} read back`);
+    for (const row of df.rows) {
+      for (const column of EVERY_TYPE_COLUMNS) {
+        if (row[column.name] !== null) throw new ConformanceFailure(`NULL in column ${column.name} (${column.type}) read back as ${show(row[column.name])}`);
+      }
+    }
+    const info = await backend.getTableInfo("all_null", engine);
+    const types = info.columns.slice(1).map((c) => c.type);
+    const expected = EVERY_TYPE_COLUMNS.map((c) => c.type);
+    if (types.join() !== expected.join()) throw new ConformanceFailure(`logical types read back as ${types.join(", ")}, written as ${expected.join(", ")}`);
+  }),
+];

@@ -1,0 +1,172 @@
+import { ErrorCodes, type ColumnDef, type IStorageBackend, type RowBatch, type StorageEngine, type Value } from "@mdm/storage-core";
+import { check, checkDeepEqual, checkEqual, checkRows, drain, rejectsWith } from "../assert.js";
+import { NUMBERED_COLUMNS, byFirstColumn, defineCheck, numberedRows, openDataset, typesOf, type ConformanceCheck } from "./support.js";
+
+const G = "streaming";
+
+async function numbered(backend: IStorageBackend, rows: number): Promise<StorageEngine> {
+  const engine = await openDataset(backend);
+  await backend.writeBatches("numbers", NUMBERED_COLUMNS, [numberedRows(rows)], { engine });
+  return engine;
+}
+
+async function batchSizes(backend: IStorageBackend, engine: StorageEngine, batchSize: number): Promise<{ sizes: number[]; rows: Value[][] }> {
+  const batches = await drain(backend.readBatches("numbers", { engine, batchSize, orderBy: ["id"] }));
+  for (const batch of batches) checkDeepEqual(typesOf(batch.columns), typesOf(NUMBERED_COLUMNS), "columns of a batch");
+  return { sizes: batches.map((b) => b.rows.length), rows: batches.flatMap((b) => b.rows) };
+}
+
+async function* asyncBatches(batches: Value[][][], failAt?: number): AsyncGenerator<Value[][]> {
+  for (let i = 0; i < batches.length; i++) {
+    if (i === failAt) throw new Error(`source failed at batch ${i + 1}`);
+    await new Promise((resolve) => setImmediate(resolve));
+    yield batches[i] as Value[][];
+  }
+}
+
+export const streamingChecks: ConformanceCheck[] = [
+  defineCheck(G, "readBatches yields batches of the requested size (7 rows by 3: 3, 3, 1)", async (backend) => {
+    const engine = await numbered(backend, 7);
+    const { sizes, rows } = await batchSizes(backend, engine, 3);
+    checkDeepEqual(sizes, [3, 3, 1], "batch sizes");
+    checkRows(NUMBERED_COLUMNS, rows, numberedRows(7), "rows of every batch, in order");
+  }),
+
+  defineCheck(G, "readBatches of an exact multiple of the batch size yields no empty batch", async (backend) => {
+    const engine = await numbered(backend, 6);
+    const { sizes, rows } = await batchSizes(backend, engine, 3);
+    checkDeepEqual(sizes, [3, 3], "batch sizes");
+    checkRows(NUMBERED_COLUMNS, rows, numberedRows(6), "rows");
+  }),
+
+  defineCheck(G, "readBatches of an empty table yields no rows", async (backend) => {
+    const engine = await numbered(backend, 0);
+    const { sizes } = await batchSizes(backend, engine, 3);
+    checkEqual(sizes.reduce((a, b) => a + b, 0), 0, "rows read from an empty table");
+    check(sizes.every((s) => s === 0) && sizes.length <= 1, `an empty table yields at most one empty batch, got sizes ${JSON.stringify(sizes)}`);
+  }),
+
+  defineCheck(G, "readBatches streams many batches with the default and a large batch size", async (backend) => {
+    const engine = await numbered(backend, 2500);
+    const small = await batchSizes(backend, engine, 1000);
+    checkDeepEqual(small.sizes, [1000, 1000, 500], "batch sizes of 2,500 rows by 1,000");
+    checkRows(NUMBERED_COLUMNS, small.rows, numberedRows(2500), "rows");
+    const all = await drain(backend.readBatches("numbers", { engine }));
+    checkEqual(all.reduce((n, b) => n + b.rows.length, 0), 2500, "rows with the default batch size");
+  }),
+
+  defineCheck(G, "readBatches selects and orders columns", async (backend) => {
+    const engine = await numbered(backend, 5);
+    const batches = await drain(backend.readBatches("numbers", { engine, columns: ["label", "id"], orderBy: ["id"], batchSize: 2 }));
+    checkDeepEqual(batches[0]?.columns.map((c) => c.name), ["label", "id"], "columns of the batches");
+    checkRows([NUMBERED_COLUMNS[1]!, NUMBERED_COLUMNS[0]!], batches.flatMap((b) => b.rows), numberedRows(5).map(([id, label]) => [label, id]), "rows");
+  }),
+
+  defineCheck(G, "leaving a readBatches loop early releases the table (a write afterwards succeeds)", async (backend) => {
+    const engine = await numbered(backend, 10);
+    for await (const batch of backend.readBatches("numbers", { engine, batchSize: 2 })) {
+      checkEqual(batch.rows.length, 2, "first batch");
+      break;
+    }
+    await backend.writeBatches("numbers", NUMBERED_COLUMNS, [numberedRows(1, 11)], { engine, ifExists: "append" });
+    checkEqual((await backend.getTableInfo("numbers", engine)).rowCount, 11, "rows after the write that followed the early exit");
+  }),
+
+  defineCheck(G, "writeBatches writes several batches from an async source, returns the row count and reports progress", async (backend) => {
+    const engine = await openDataset(backend);
+    const progress: number[] = [];
+    const batches = [numberedRows(3, 1), numberedRows(3, 4), numberedRows(2, 7)];
+    const written = await backend.writeBatches("numbers", NUMBERED_COLUMNS, asyncBatches(batches), { engine, onBatch: (n) => progress.push(n) });
+    checkEqual(written, 8, "rows written");
+    checkDeepEqual(progress, [3, 6, 8], "onBatch progress");
+    const read = await backend.readTable("numbers", { engine, orderBy: ["id"] });
+    checkRows(NUMBERED_COLUMNS, read.rows.map((r) => [r.id as Value, r.label as Value]), numberedRows(8), "rows read back");
+  }),
+
+  defineCheck(G, "writeBatches accepts RowBatch items, plain arrays and sync iterables, and skips empty batches", async (backend) => {
+    const engine = await openDataset(backend);
+    const items: Array<Value[][] | RowBatch> = [{ columns: NUMBERED_COLUMNS, rows: numberedRows(2, 1) }, [], numberedRows(2, 3)];
+    const written = await backend.writeBatches("numbers", NUMBERED_COLUMNS, items, { engine });
+    checkEqual(written, 4, "rows written");
+    const empty = await backend.writeBatches("none", NUMBERED_COLUMNS, [], { engine });
+    checkEqual(empty, 0, "rows written from an empty source");
+    checkEqual(await backend.tableExists("none", engine), true, "an empty source still creates the table");
+    const read = await drain(backend.readBatches("numbers", { engine }));
+    checkRows(NUMBERED_COLUMNS, byFirstColumn(read.flatMap((b) => b.rows)), numberedRows(4), "rows read back");
+  }),
+
+  defineCheck(G, "writeBatches defaults to ifExists fail (MDM_TABLE_EXISTS) and appends or replaces when asked", async (backend) => {
+    const engine = await numbered(backend, 3);
+    await rejectsWith(() => backend.writeBatches("numbers", NUMBERED_COLUMNS, [numberedRows(1, 4)], { engine }), ErrorCodes.TABLE_EXISTS, "writeBatches on an existing table");
+    await backend.writeBatches("numbers", NUMBERED_COLUMNS, [numberedRows(2, 4)], { engine, ifExists: "append" });
+    checkEqual((await backend.getTableInfo("numbers", engine)).rowCount, 5, "rows after append");
+    await backend.writeBatches("numbers", NUMBERED_COLUMNS, [numberedRows(1, 9)], { engine, ifExists: "replace" });
+    checkEqual((await backend.getTableInfo("numbers", engine)).rowCount, 1, "rows after replace");
+  }),
+
+  defineCheck(G, "writeBatches is atomic: a bad value in batch 3 leaves no table", async (backend) => {
+    const engine = await openDataset(backend);
+    const bad = numberedRows(3, 7);
+    (bad[1] as Value[])[0] = "not a number" as unknown as Value;
+    await rejectsWith(
+      () => backend.writeBatches("numbers", NUMBERED_COLUMNS, asyncBatches([numberedRows(3, 1), numberedRows(3, 4), bad]), { engine }),
+      ErrorCodes.INVALID_ARGUMENT,
+      "a string in an int64 column in batch 3",
+    );
+    checkEqual(await backend.tableExists("numbers", engine), false, "no table after the failed writeBatches");
+    checkDeepEqual(await backend.getTableNames(engine), [], "no table listed after the failed writeBatches");
+  }),
+
+  defineCheck(G, "writeBatches append is atomic: a failure in batch 3 leaves the existing rows unchanged", async (backend) => {
+    const engine = await numbered(backend, 2);
+    const wrongWidth = [[100n]] as Value[][];
+    await rejectsWith(
+      () => backend.writeBatches("numbers", NUMBERED_COLUMNS, asyncBatches([numberedRows(3, 10), numberedRows(3, 20), wrongWidth]), { engine, ifExists: "append" }),
+      ErrorCodes.INVALID_ARGUMENT,
+      "a row of the wrong width in batch 3",
+    );
+    const read = await backend.readTable("numbers", { engine, orderBy: ["id"] });
+    checkRows(NUMBERED_COLUMNS, read.rows.map((r) => [r.id as Value, r.label as Value]), numberedRows(2), "rows after the failed append");
+  }),
+
+  defineCheck(G, "writeBatches replace is atomic: a failing source keeps the old table", async (backend) => {
+    const engine = await numbered(backend, 2);
+    let failure: unknown;
+    try {
+      await backend.writeBatches("numbers", NUMBERED_COLUMNS, asyncBatches([numberedRows(3, 10), numberedRows(3, 20), numberedRows(3, 30)], 2), { engine, ifExists: "replace" });
+    } catch (error) {
+      failure = error;
+    }
+    check(failure instanceof Error, "writeBatches must reject when its source throws");
+    check(String((failure as Error).message).includes("source failed at batch 3"), `the error must carry the source's message, got ${JSON.stringify((failure as Error).message)}`);
+    const read = await backend.readTable("numbers", { engine, orderBy: ["id"] });
+    checkRows(NUMBERED_COLUMNS, read.rows.map((r) => [r.id as Value, r.label as Value]), numberedRows(2), "rows after the failed replace");
+  }),
+
+  defineCheck(G, "writeBatches aborted by an AbortSignal fails with MDM_ABORTED and leaves nothing", async (backend) => {
+    const engine = await openDataset(backend);
+    const controller = new AbortController();
+    await rejectsWith(
+      () =>
+        backend.writeBatches("numbers", NUMBERED_COLUMNS, asyncBatches([numberedRows(2, 1), numberedRows(2, 3), numberedRows(2, 5)]), {
+          engine,
+          signal: controller.signal,
+          onBatch: (n) => {
+            if (n >= 4) controller.abort();
+          },
+        }),
+      ErrorCodes.ABORTED,
+      "writeBatches aborted after batch 2",
+    );
+    checkEqual(await backend.tableExists("numbers", engine), false, "no table after the aborted write");
+  }),
+
+  defineCheck(G, "writeBatches refuses invalid columns (none, duplicate names, unknown type)", async (backend) => {
+    const engine = await openDataset(backend);
+    await rejectsWith(() => backend.writeBatches("t", [], [], { engine }), ErrorCodes.INVALID_ARGUMENT, "no columns");
+    const dup: ColumnDef[] = [{ name: "a", type: "int64" }, { name: "A", type: "text" }];
+    await rejectsWith(() => backend.writeBatches("t", dup, [], { engine }), ErrorCodes.INVALID_NAME, "columns a and A");
+    await rejectsWith(() => backend.writeBatches("t", [{ name: "a", type: "uuid" as never }], [], { engine }), [ErrorCodes.UNSUPPORTED_TYPE, ErrorCodes.INVALID_ARGUMENT], "an unknown logical type");
+    checkEqual(await backend.tableExists("t", engine), false, "no table after refused columns");
+  }),
+];
