@@ -1,3 +1,2 @@
-// Not implemented yet: this package is a placeholder in the layout and exports nothing.
-// See its README for the status.
-export {};
+export { SqliteStorageBackend, DEFAULT_ROWS_PER_STATEMENT, type SqliteBackendOptions } from "./backend.js";
+export { backendFactory } from "./factory.js";
