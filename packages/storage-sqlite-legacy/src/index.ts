@@ -1,3 +1,2 @@
-// Not implemented yet: this package is a placeholder in the layout and exports nothing.
-// See its README for the status.
-export {};
+export { LegacySqliteStorageBackend, type LegacySqliteBackendOptions } from "./backend.js";
+export { backendFactory } from "./factory.js";
