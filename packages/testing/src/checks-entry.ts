@@ -7,3 +7,4 @@ export { conformanceChecks, type ConformanceCheck } from "./checks/index.js";
 export { checkFidelity, describeFidelityFailures, fidelityCheckTitle, EVERY_TYPE_COLUMNS, type FidelityOutcome, type FidelityReport, type FidelityValueResult } from "./checks/fidelity.js";
 export { HOSTILE_DATASET_NAMES, HOSTILE_TABLE_NAMES } from "./checks/names.js";
 export { defineCheck } from "./checks/support.js";
+export { MemoryStorageBackend, MemoryStore, MemoryDatabase, compareValues, type MemoryBackendOptions, type MemoryEngine, type MemorySession } from "./memory-backend.js";
