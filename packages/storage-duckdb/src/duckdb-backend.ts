@@ -17,7 +17,6 @@ import {
 import { chunkRows, resultShape } from "./chunks.js";
 import { DuckdbFileBackend, type DuckdbBackendOptions, type DuckdbEngine, type DuckdbSession } from "./duckdb-file-backend.js";
 import type { InstanceLease } from "./instance-cache.js";
-import { DUCKDB_MAX_DECIMAL_PRECISION } from "./type-mapping.js";
 import { writerFor, type ValueWriter } from "./value-conversion.js";
 
 /** Rows per data chunk handed to the Appender (DuckDB's vector size). */
@@ -49,7 +48,7 @@ export class DuckdbStorageBackend extends DuckdbFileBackend<DuckdbStorageEngine>
   readonly backendType = "duckdb" as const;
   readonly implementation = "new" as const;
   readonly capabilities: BackendCapabilities = {
-    values: { nan: true, infinity: true, negativeZero: true, nulInText: true, nulInJson: true, maxDecimalPrecision: DUCKDB_MAX_DECIMAL_PRECISION },
+    values: { nan: true, infinity: true, negativeZero: true, nulInText: true, nulInJson: true, maxDecimalPrecision: Number.POSITIVE_INFINITY },
     sql: true,
     concurrentReads: true,
     serializedWrites: true,

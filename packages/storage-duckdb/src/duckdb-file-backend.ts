@@ -1,12 +1,13 @@
 import { chmodSync, existsSync, renameSync, rmSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
-import { DuckDBInstance, type DuckDBConnection, type DuckDBType, type DuckDBValue } from "@duckdb/node-api";
+import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection, type DuckDBType, type DuckDBValue } from "@duckdb/node-api";
 import {
   ErrorCodes,
   FileStorageBackend,
   MdmError,
   quoteIdentifier,
+  quoteLiteral,
   selectSql,
   type ColumnDef,
   type FileBackendOptions,
@@ -19,8 +20,9 @@ import { chunkRows, resultShape } from "./chunks.js";
 import { mapDuckdbError } from "./errors.js";
 import { acquireInstance, type InstanceLease } from "./instance-cache.js";
 import { instanceOptions, type DuckdbSettings } from "./settings.js";
-import { DUCKDB_MAX_DECIMAL_PRECISION, duckdbTypeSql, logicalOfDuckdbType } from "./type-mapping.js";
-import { parameterOf } from "./value-conversion.js";
+import { duckdbTypeOf, duckdbTypeSql, isTextDecimal, logicalOfDuckdbType, textDecimalComment, textDecimalOf } from "./type-mapping.js";
+import { parameterOf, writerFor } from "./value-conversion.js";
+import { keepByteOrderMarks } from "./text-decoding.js";
 
 /** What a DuckDB backend keeps per open database file. */
 export interface DuckdbEngine {
@@ -53,6 +55,7 @@ export abstract class DuckdbFileBackend<TEngine extends DuckdbEngine> extends Fi
 
   protected constructor(options: DuckdbBackendOptions = {}) {
     super(options);
+    keepByteOrderMarks();
     this.settings = { ...(options.duckdb ?? {}) };
     this.instanceOptions = instanceOptions(this.settings);
   }
@@ -109,19 +112,26 @@ export abstract class DuckdbFileBackend<TEngine extends DuckdbEngine> extends Fi
     // Table names are case-insensitive in DuckDB: "Train" and "train" are one table.
     const found = await this._query(
       session,
-      "SELECT table_name, column_name, is_nullable FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = current_schema() AND lower(table_name) = lower($1) ORDER BY column_index",
+      "SELECT table_name, column_name, is_nullable, comment FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = current_schema() AND lower(table_name) = lower($1) ORDER BY column_index",
       [table],
     );
     if (found.rows.length === 0) return undefined;
     const actual = found.rows[0]?.[0] as string;
     const result = await session.connection.run(`SELECT * FROM ${quoteIdentifier(actual)} LIMIT 0`);
     const names = result.columnNames();
-    return result.columnTypes().map((type, i) => ({ ...logicalOfDuckdbType(names[i] as string, type), nullable: found.rows[i]?.[2] !== false }));
+    return result.columnTypes().map((type, i) => {
+      const name = names[i] as string;
+      const column = (type.typeId === DuckDBTypeId.VARCHAR && !type.alias && textDecimalOf(name, found.rows[i]?.[3])) || logicalOfDuckdbType(name, type);
+      return { ...column, nullable: found.rows[i]?.[2] !== false };
+    });
   }
 
   protected async _createTable(session: DuckdbSession, table: string, columns: ColumnDef[]): Promise<void> {
     const definitions = columns.map((c) => `${quoteIdentifier(c.name)} ${duckdbTypeSql(c)}${c.nullable === false ? " NOT NULL" : ""}`);
     await session.connection.run(`CREATE TABLE ${quoteIdentifier(table)} (${definitions.join(", ")})`);
+    for (const column of columns.filter(isTextDecimal)) {
+      await session.connection.run(`COMMENT ON COLUMN ${quoteIdentifier(table)}.${quoteIdentifier(column.name)} IS ${quoteLiteral(textDecimalComment(column))}`);
+    }
   }
 
   /** Parameters as DuckDB values, typed by their columns when known. */
@@ -156,6 +166,19 @@ export abstract class DuckdbFileBackend<TEngine extends DuckdbEngine> extends Fi
     return { rowsAffected: result.rowsChanged };
   }
 
+  /** Per column: the DuckDB type its parameters are bound as (when it has one) and the value writer. */
+  protected columnBinders(columns: ColumnDef[]): Array<{ type: DuckDBType | undefined; write: (value: Value) => DuckDBValue }> {
+    return columns.map((column) => {
+      let type: DuckDBType | undefined;
+      try {
+        type = duckdbTypeOf(column);
+      } catch {
+        return { type: undefined, write: (value: Value) => parameterOf(value).value };
+      }
+      return { type, write: writerFor(type) };
+    });
+  }
+
   /** SQL and typed parameters of a planned read. */
   protected selectStatement(plan: SelectPlan): { sql: string; values: DuckDBValue[]; types: Array<DuckDBType | undefined> } {
     const { sql, params } = selectSql(plan, (i) => this._placeholder(i));
@@ -171,22 +194,35 @@ export abstract class DuckdbFileBackend<TEngine extends DuckdbEngine> extends Fi
     return mapDuckdbError(error, context);
   }
 
-  /** Values DuckDB cannot hold: decimals beyond DECIMAL(38,s), NaN and ±Infinity decimals. */
+  /** Statistics of a text-encoded decimal: MIN/MAX and moments by numeric value (as DOUBLE), not by text. */
+  protected override async _columnStats(session: DuckdbSession, table: string, column: ColumnDef): ReturnType<FileStorageBackend<TEngine, DuckdbSession>["_columnStats"]> {
+    if (!isTextDecimal(column)) return super._columnStats(session, table, column);
+    const c = quoteIdentifier(column.name);
+    const n = `TRY_CAST(${c} AS DOUBLE)`;
+    const result = await this._query(
+      session,
+      `SELECT COUNT(*), COUNT(${c}), COUNT(DISTINCT ${c}), arg_min(${c}, ${n}), arg_max(${c}, ${n}), AVG(${n}) FILTER (WHERE isfinite(${n})), AVG(${n} * ${n}) FILTER (WHERE isfinite(${n})) FROM ${quoteIdentifier(table)}`,
+      [],
+    );
+    const row = result.rows[0] ?? [];
+    const nonNull = Number(row[1] ?? 0);
+    return {
+      total: Number(row[0] ?? 0),
+      nonNull,
+      unique: Number(row[2] ?? 0),
+      min: row[3] ?? null,
+      max: row[4] ?? null,
+      m1: nonNull > 0 && row[5] !== null ? Number(row[5]) : null,
+      m2: nonNull > 0 && row[6] !== null ? Number(row[6]) : null,
+    };
+  }
+
+  /** Values a DECIMAL(p,s) column cannot hold: NaN and ±Infinity (text-encoded decimals hold them). */
   protected override _valueChecker(column: ColumnDef): ((value: Value) => void) | undefined {
-    if (column.type !== "decimal") return undefined;
-    const { precision } = column;
-    if (precision === undefined || precision > DUCKDB_MAX_DECIMAL_PRECISION) {
-      return () => {
-        throw new MdmError(
-          ErrorCodes.UNSUPPORTED_TYPE,
-          `Column ${JSON.stringify(column.name)}: DuckDB holds decimals of at most ${DUCKDB_MAX_DECIMAL_PRECISION} digits with a declared precision`,
-          { details: { column: column.name, type: column.type } },
-        );
-      };
-    }
+    if (column.type !== "decimal" || isTextDecimal(column)) return undefined;
     return (value) => {
       if (value === "NaN" || value === "Infinity" || value === "-Infinity") {
-        throw new MdmError(ErrorCodes.UNSUPPORTED_VALUE, `Column ${JSON.stringify(column.name)}: DuckDB DECIMAL cannot hold ${value}`, {
+        throw new MdmError(ErrorCodes.UNSUPPORTED_VALUE, `Column ${JSON.stringify(column.name)}: DuckDB DECIMAL(${column.precision},${column.scale ?? 0}) cannot hold ${value}`, {
           details: { column: column.name, type: column.type },
         });
       }

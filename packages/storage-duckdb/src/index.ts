@@ -6,7 +6,8 @@ export { DuckdbStorageBackend, DEFAULT_DUCKDB_SETTINGS, type DuckdbStorageEngine
 export { DuckdbFileBackend, type DuckdbBackendOptions, type DuckdbEngine, type DuckdbSession } from "./duckdb-file-backend.js";
 export { instanceOptions, settingsFromConfig, type DuckdbSettings } from "./settings.js";
 export { acquireInstance, openInstanceCount, type InstanceLease } from "./instance-cache.js";
-export { DUCKDB_MAX_DECIMAL_PRECISION, duckdbTypeOf, duckdbTypeSql, logicalOfDuckdbType } from "./type-mapping.js";
+export { DUCKDB_MAX_DECIMAL_PRECISION, duckdbTypeOf, duckdbTypeSql, isTextDecimal, logicalOfDuckdbType, textDecimalComment, textDecimalOf } from "./type-mapping.js";
+export { keepByteOrderMarks } from "./text-decoding.js";
 export { decimalText, parameterOf, readerFor, scaledDecimal, writerFor, type ValueReader, type ValueWriter } from "./value-conversion.js";
 export { chunkRows, resultShape } from "./chunks.js";
 export { mapDuckdbError } from "./errors.js";

@@ -21,10 +21,29 @@ const JSON_TEXT = DuckDBVarCharType.create("JSON");
 export const DUCKDB_MAX_DECIMAL_PRECISION = 38;
 
 /**
- * The DuckDB type a logical column is stored as. A decimal needs a declared precision of 1 to 38:
- * an unconstrained or wider decimal is refused (MDM_UNSUPPORTED_TYPE), never squeezed into a
- * DOUBLE or a default DECIMAL(18,3).
+ * A decimal DuckDB's DECIMAL cannot hold (unconstrained, or more than 38 digits) is stored as
+ * VARCHAR holding its exact plain text, marked by the column comment `mdm:decimal` or
+ * `mdm:decimal(p,s)` so that it reads back as a decimal. Never a DOUBLE, never DECIMAL(18,3).
  */
+export function isTextDecimal(column: ColumnDef): boolean {
+  return column.type === "decimal" && (column.precision === undefined || column.precision > DUCKDB_MAX_DECIMAL_PRECISION);
+}
+
+/** The column comment that marks a text-encoded decimal. */
+export function textDecimalComment(column: ColumnDef): string {
+  return column.precision === undefined ? "mdm:decimal" : `mdm:decimal(${column.precision},${column.scale ?? 0})`;
+}
+
+const TEXT_DECIMAL_COMMENT = /^mdm:decimal(?:\((\d+),(\d+)\))?$/;
+
+/** The decimal column a VARCHAR column with that comment stands for, if it is one. */
+export function textDecimalOf(name: string, comment: unknown): ColumnDef | undefined {
+  const m = typeof comment === "string" ? TEXT_DECIMAL_COMMENT.exec(comment) : null;
+  if (!m) return undefined;
+  return m[1] === undefined ? { name, type: "decimal", nullable: true } : { name, type: "decimal", nullable: true, precision: Number(m[1]), scale: Number(m[2]) };
+}
+
+/** The DuckDB type a logical column is stored as (a decimal of 1 to 38 digits is DECIMAL(p,s)). */
 export function duckdbTypeOf(column: ColumnDef): DuckDBType {
   switch (column.type) {
     case "boolean":
@@ -34,18 +53,12 @@ export function duckdbTypeOf(column: ColumnDef): DuckDBType {
     case "float64":
       return DOUBLE;
     case "decimal": {
-      const { precision, scale = 0 } = column;
-      if (precision === undefined) {
+      if (isTextDecimal(column)) return VARCHAR;
+      const { precision, scale = 0 } = column as { precision: number; scale?: number };
+      if (!Number.isInteger(precision) || precision < 1 || !Number.isInteger(scale) || scale < 0 || scale > precision) {
         throw new MdmError(
           ErrorCodes.UNSUPPORTED_TYPE,
-          `Column ${JSON.stringify(column.name)}: DuckDB has no unconstrained decimal; declare a precision of 1 to ${DUCKDB_MAX_DECIMAL_PRECISION}`,
-          { details: { column: column.name, type: column.type } },
-        );
-      }
-      if (!Number.isInteger(precision) || precision < 1 || precision > DUCKDB_MAX_DECIMAL_PRECISION || !Number.isInteger(scale) || scale < 0 || scale > precision) {
-        throw new MdmError(
-          ErrorCodes.UNSUPPORTED_TYPE,
-          `Column ${JSON.stringify(column.name)}: DECIMAL(${precision},${scale}) does not exist in DuckDB (precision 1 to ${DUCKDB_MAX_DECIMAL_PRECISION}, 0 <= scale <= precision)`,
+          `Column ${JSON.stringify(column.name)}: DECIMAL(${precision},${scale}) is not a decimal type (0 <= scale <= precision)`,
           { details: { column: column.name, type: column.type, precision, scale } },
         );
       }
