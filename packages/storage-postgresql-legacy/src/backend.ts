@@ -16,8 +16,11 @@ import {
   pgIdentifier,
   pgListPrefixedDatabases,
   pgListTables,
+  pgPublishByRename,
   pgQuery,
   pgSslPlan,
+  pgStagingNames,
+  pgStagingStem,
   pgStartupOptions,
   pgTerminateSessions,
   pgTextEncoder,
@@ -164,6 +167,24 @@ export class LegacyPostgresqlStorageBackend extends BaseStorageBackend<LegacyEng
 
   protected _listDatasetNames(): Promise<string[]> {
     return this.withAdmin((client) => pgListPrefixedDatabases(client, this.config.database_prefix));
+  }
+
+  protected override _stagingPath(datasetName: string, runId: string): string {
+    return pgStagingStem(this.config.database_prefix, datasetName) + runId;
+  }
+
+  protected override async _listStagingPaths(datasetName: string): Promise<string[]> {
+    const stem = pgStagingStem(this.config.database_prefix, datasetName);
+    return pgStagingNames(stem, await this.withAdmin((client) => pgListPrefixedDatabases(client, stem)));
+  }
+
+  /** ALTER DATABASE ... RENAME in one transaction, other sessions terminated first (see pgPublishByRename). */
+  protected override async _publishStaging(staging: string, final: string, replace: boolean): Promise<void> {
+    await this.withAdmin(async (client) => {
+      await pgTerminateSessions(client, staging);
+      if (replace) await pgTerminateSessions(client, final);
+      await pgPublishByRename(client, "database", staging, final, replace, this.config.database_prefix);
+    });
   }
 
   protected async _openEngine(database: string): Promise<LegacyEngine> {

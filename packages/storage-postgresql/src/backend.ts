@@ -1,10 +1,8 @@
-import { createHash, randomBytes } from "node:crypto";
 import pg from "pg";
 import {
   BaseStorageBackend,
   ErrorCodes,
   MdmError,
-  POSTGRES_IDENTIFIER_MAX_BYTES,
   defaultConfig,
   isMdmError,
   mapPostgresError,
@@ -19,9 +17,12 @@ import {
   pgIdentifier,
   pgListPrefixedDatabases,
   pgListTables,
+  pgPublishByRename,
   pgQuery,
   pgSessionSetSql,
   pgSslPlan,
+  pgStagingNames,
+  pgStagingStem,
   pgStartupOptions,
   pgTerminateSessions,
   pgValueChecker,
@@ -139,9 +140,13 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
     return { ...this.config, password: this.#password ?? null };
   }
 
-  /** A pg config for one database; session settings and timeouts travel in the startup packet. */
+  /**
+   * A pg config for one database; session settings and timeouts travel in the startup packet. The
+   * statement, lock and idle-in-transaction timeouts apply to dataset sessions, not to the CREATE /
+   * DROP / RENAME DATABASE work on the maintenance database (database mode).
+   */
   private clientConfig(database: string, ssl: PgSslOptions): pg.PoolConfig {
-    const c = this.config;
+    const c = this.layout === "database" && database === this.homeDatabase ? { statement_timeout: 0, lock_timeout: 0, idle_in_transaction_session_timeout: 0 } : this.config;
     return {
       ...pgConnectionConfig(this.fullConfig()),
       password: this.#password,
@@ -230,21 +235,14 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
     return pgIdentifier(databasePath, this.layout === "schema" ? "schema" : "database");
   }
 
-  /** `{prefix}{name}.staging.{runId}`, or with a hash of the name when that would pass 63 bytes. */
-  private stagingStem(datasetName: string): string {
-    const readable = `${this.config.database_prefix}${datasetName}.staging.`;
-    if (Buffer.byteLength(readable) + 16 <= POSTGRES_IDENTIFIER_MAX_BYTES) return readable;
-    return `${this.config.database_prefix}${createHash("sha256").update(datasetName).digest("hex").slice(0, 16)}.staging.`;
-  }
-
   protected override _stagingPath(datasetName: string, runId: string): string {
-    return this.stagingStem(datasetName) + runId;
+    return pgStagingStem(this.config.database_prefix, datasetName) + runId;
   }
 
   protected override async _listStagingPaths(datasetName: string): Promise<string[]> {
-    const stem = this.stagingStem(datasetName);
-    const names = this.layout === "schema" ? await this.withHome((c) => listPrefixedSchemas(c, stem)) : await this.withHome((c) => pgListPrefixedDatabases(c, stem));
-    return names.filter((n) => /^[a-z0-9]{1,16}$/.test(n)).map((n) => stem + n);
+    const stem = pgStagingStem(this.config.database_prefix, datasetName);
+    const suffixes = await this.withHome((c) => (this.layout === "schema" ? listPrefixedSchemas(c, stem) : pgListPrefixedDatabases(c, stem)));
+    return pgStagingNames(stem, suffixes);
   }
 
   protected async _databaseExists(path: string): Promise<boolean> {
@@ -275,13 +273,8 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
     return this.withHome((c) => pgListPrefixedDatabases(c, prefix));
   }
 
-  /**
-   * Make a staging database (or schema) the dataset in one transaction: the old one is renamed away
-   * and the staging one renamed onto its name, so readers see the old or the new dataset, never a part.
-   */
+  /** Rename the staging database (or schema) onto the dataset's name in one transaction (see pgPublishByRename). */
   protected override async _publishStaging(staging: string, final: string, replace: boolean): Promise<void> {
-    const trash = `${this.config.database_prefix}.trash.${randomBytes(8).toString("hex")}`;
-    const kind = this.layout === "schema" ? "SCHEMA" : "DATABASE";
     if (this.layout === "database") {
       await this.#pools.end(staging);
       await this.#pools.end(final);
@@ -291,19 +284,7 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
         await pgTerminateSessions(c, staging);
         if (replace) await pgTerminateSessions(c, final);
       }
-      await c.query("BEGIN");
-      try {
-        const exists = this.layout === "schema" ? (await c.query("SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1", [final])).rows.length > 0 : await pgDatabaseExists(c, final);
-        if (exists && !replace) throw new MdmError(ErrorCodes.DATASET_EXISTS, `${JSON.stringify(final)} already exists`);
-        if (exists) await c.query(`ALTER ${kind} ${quoteIdentifier(final)} RENAME TO ${quoteIdentifier(trash)}`);
-        await c.query(`ALTER ${kind} ${quoteIdentifier(staging)} RENAME TO ${quoteIdentifier(final)}`);
-        if (exists && this.layout === "schema") await c.query(`DROP SCHEMA ${quoteIdentifier(trash)} CASCADE`);
-        await c.query("COMMIT");
-        if (exists && this.layout === "database") await c.query(`DROP DATABASE IF EXISTS ${quoteIdentifier(trash)}`);
-      } catch (error) {
-        await c.query("ROLLBACK").catch(() => undefined);
-        throw error;
-      }
+      await pgPublishByRename(c, this.layout, staging, final, replace, this.config.database_prefix);
     });
   }
 

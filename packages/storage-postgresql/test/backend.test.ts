@@ -55,7 +55,7 @@ function expectRoundTrip(read: Value[][]): void {
 describe.skipIf(!serverAvailable)("PostgresqlStorageBackend, database per dataset", () => {
   let backend: PostgresqlStorageBackend;
   beforeAll(() => {
-    backend = new PostgresqlStorageBackend({ config: serverConfig({ database_prefix: prefix, application_name: "mdm-test-app", statement_timeout: 200 }) });
+    backend = new PostgresqlStorageBackend({ config: serverConfig({ database_prefix: prefix, application_name: "mdm-test-app", statement_timeout: 1500 }) });
   });
   afterAll(async () => {
     await backend?.close();
@@ -74,8 +74,8 @@ describe.skipIf(!serverAvailable)("PostgresqlStorageBackend, database per datase
   it("runs sessions with application_name and statement_timeout from config", async () => {
     const engine = await backend.getDatasetEngine("types");
     const settings = await backend.query("SELECT current_setting('application_name') AS app, current_setting('statement_timeout') AS st, current_setting('TimeZone') AS tz", [], engine);
-    expect(settings.rows[0]).toEqual({ app: "mdm-test-app", st: "200ms", tz: "UTC" });
-    await expect(backend.query("SELECT pg_sleep(2)", [], engine)).rejects.toMatchObject({ code: ErrorCodes.TIMEOUT });
+    expect(settings.rows[0]).toEqual({ app: "mdm-test-app", st: "1500ms", tz: "UTC" });
+    await expect(backend.query("SELECT pg_sleep(3)", [], engine)).rejects.toMatchObject({ code: ErrorCodes.TIMEOUT });
   });
 
   it("records metrics on every operation", async () => {
