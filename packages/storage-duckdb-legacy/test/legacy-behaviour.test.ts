@@ -1,0 +1,82 @@
+import { join } from "node:path";
+import { afterEach, describe, expect, test, vi } from "vitest";
+import { DuckDBConnection } from "@duckdb/node-api";
+import { defaultConfig, isMdmError } from "@mdm/storage-core";
+import { openInstanceCount } from "@mdm/storage-duckdb";
+import { INSERT_CHUNK_ROWS, LegacyDuckdbStorageBackend, backendFactory } from "../src/index.js";
+import { tempHome } from "../../storage-duckdb/test/helpers.js";
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function legacy(duckdb = {}): { backend: LegacyDuckdbStorageBackend; dir: string } {
+  const home = tempHome("mdm-duckdb-legacy-");
+  const backend = new LegacyDuckdbStorageBackend({ homeDir: home.dir, duckdb: { memoryLimit: "1GB", ...duckdb } });
+  cleanups.push(home.cleanup, () => backend.close());
+  return { backend, dir: home.dir };
+}
+
+describe("legacy DuckDB behaviour", () => {
+  test("rows are written by multi-row INSERTs of 10,000 rows with bound parameters, never spliced values", async () => {
+    const { backend } = legacy();
+    await backend.createDataset("chunks");
+    const run = vi.spyOn(DuckDBConnection.prototype, "run");
+    const rows = Array.from({ length: 25_001 }, (_, i) => ({ n: BigInt(i), s: `it's ${i}` }));
+    await backend.saveData("chunks", { columns: [{ name: "n", type: "int64" }, { name: "s", type: "text" }], rows }, "t");
+    const inserts = run.mock.calls.filter(([sql]) => String(sql).startsWith('INSERT INTO "t"'));
+    expect(INSERT_CHUNK_ROWS).toBe(10_000);
+    expect(inserts.map(([, values]) => (values as unknown[]).length / 2)).toEqual([10_000, 10_000, 5_001]);
+    for (const [sql] of inserts) expect(String(sql)).not.toMatch(/it's|'/);
+    run.mockRestore();
+    const info = await backend.getTableInfo("t", await backend.getDatasetEngine("chunks"));
+    expect(info.rowCount).toBe(25_001);
+    expect((await backend.readTable("t", { engine: await backend.getDatasetEngine("chunks"), where: { n: 25_000n } })).rows).toEqual([{ n: 25_000n, s: "it's 25000" }]);
+  });
+
+  test("one cached engine: opening another dataset closes the previous one", async () => {
+    const { backend } = legacy();
+    const before = openInstanceCount();
+    await backend.createDataset("one");
+    await backend.createDataset("two");
+    await backend.loadData("one", "_metadata").catch(() => undefined);
+    await backend.getDatasetEngine("one");
+    expect(openInstanceCount() - before).toBe(1);
+    await backend.getDatasetEngine("two");
+    expect(openInstanceCount() - before).toBe(1);
+    expect((await backend.getMetadata("one")).dataset_name).toBe("one");
+  });
+
+  test("settings of mdm.yaml are applied (factory), metrics are off, no optimize or file import", async () => {
+    const home = tempHome("mdm-duckdb-legacy-");
+    cleanups.push(home.cleanup);
+    const config = defaultConfig();
+    config.database.duckdb.memory_limit = "256MB";
+    config.database.duckdb.threads = 1;
+    config.database.duckdb.temp_directory = join(home.dir, "spill");
+    const backend = backendFactory.create({ homeDir: home.dir, config }) as LegacyDuckdbStorageBackend;
+    cleanups.push(() => backend.close());
+    expect([backendFactory.backendType, backendFactory.implementation]).toEqual(["duckdb", "legacy"]);
+    await backend.createDataset("s");
+    const engine = await backend.getDatasetEngine("s");
+    const df = await backend.query("SELECT current_setting('memory_limit') AS m, current_setting('threads') AS t, current_setting('temp_directory') AS d", [], engine);
+    expect(df.rows[0]).toEqual({ m: "244.1 MiB", t: 1n, d: join(home.dir, "spill") });
+    expect(backend.capabilities.metrics).toBe(false);
+    expect(backend.getMetrics()).toEqual([]);
+    expect(isMdmError(await backend.optimize(engine).catch((e) => e), "MDM_UNSUPPORTED_OPERATION")).toBe(true);
+    expect(isMdmError(await backend.importFile("x", join(home.dir, "x.parquet"), "parquet", { engine }).catch((e) => e), "MDM_UNSUPPORTED_OPERATION")).toBe(true);
+  });
+
+  test("access_mode READ_ONLY is honoured", async () => {
+    const { backend, dir } = legacy();
+    await backend.createDataset("ro");
+    await backend.saveData("ro", { columns: [{ name: "x", type: "int64" }], rows: [{ x: 1n }] }, "t");
+    await backend.close();
+    const reader = new LegacyDuckdbStorageBackend({ homeDir: dir, duckdb: { memoryLimit: "1GB", accessMode: "READ_ONLY" } });
+    cleanups.push(() => reader.close());
+    expect((await reader.loadData("ro", "t")).rows).toEqual([{ x: 1n }]);
+    expect(isMdmError(await reader.saveData("ro", [{ x: 2n }], "u").catch((e) => e), "MDM_READ_ONLY")).toBe(true);
+  });
+});
