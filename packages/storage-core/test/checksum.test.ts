@@ -1,0 +1,183 @@
+import { describe, expect, test } from "vitest";
+import {
+  ErrorCodes,
+  SqlDate,
+  SqlTimestamp,
+  TableChecksum,
+  encodeRow,
+  encodeValue,
+  hash64,
+  isMdmError,
+  type ColumnDef,
+  type LogicalType,
+  type Value,
+} from "../src/index.js";
+
+const text2: ColumnDef[] = [
+  { name: "a", type: "text" },
+  { name: "b", type: "text" },
+];
+
+function checksumOf(columns: ColumnDef[], rows: Value[][]): { count: number; hash: string } {
+  const c = new TableChecksum(columns);
+  c.addAll(rows);
+  return c.toJSON();
+}
+
+describe("canonical encoding", () => {
+  test("NULL, '', 'NULL' and NaN never encode alike", () => {
+    const encodings = [
+      encodeValue("text", null),
+      encodeValue("text", ""),
+      encodeValue("text", "NULL"),
+      encodeValue("text", "N;"),
+      encodeValue("float64", Number.NaN),
+      encodeValue("float64", null),
+      encodeValue("float64", 0),
+      encodeValue("json", "null"),
+      encodeValue("decimal", "NaN"),
+    ];
+    expect(new Set(encodings).size).toBe(encodings.length - 1); // text NULL and float NULL are the same NULL
+    expect(encodeValue("text", null)).toBe(encodeValue("float64", null));
+  });
+
+  test("field boundaries are unambiguous: 'a#'+'b' differs from 'a'+'#b' (and ';', ':' inside values)", () => {
+    expect(encodeRow(text2, ["a#", "b"])).not.toBe(encodeRow(text2, ["a", "#b"]));
+    expect(encodeRow(text2, ["a;", "b"])).not.toBe(encodeRow(text2, ["a", ";b"]));
+    expect(encodeRow(text2, ["1:a", "b"])).not.toBe(encodeRow(text2, ["1", ":ab"]));
+    expect(encodeRow(text2, ["s1:x;", ""])).not.toBe(encodeRow(text2, ["", "s1:x;"]));
+    expect(encodeRow(text2, [null, ""])).not.toBe(encodeRow(text2, ["", null]));
+    expect(checksumOf(text2, [["a#", "b"]]).hash).not.toBe(checksumOf(text2, [["a", "#b"]]).hash);
+  });
+
+  test("floats by their bits: -0 differs from 0; one NaN; neighbours differ", () => {
+    expect(encodeValue("float64", -0)).not.toBe(encodeValue("float64", 0));
+    expect(encodeValue("float64", 0)).toBe("f0000000000000000;");
+    expect(encodeValue("float64", 1)).toBe("f3ff0000000000000;");
+    expect(encodeValue("float64", -0)).toBe("f8000000000000000;");
+    expect(encodeValue("float64", Number.NaN)).toBe(encodeValue("float64", -Number.NaN));
+    expect(encodeValue("float64", 0.30000000000000004)).not.toBe(encodeValue("float64", 0.3));
+    expect(encodeValue("float64", Infinity)).not.toBe(encodeValue("float64", -Infinity));
+  });
+
+  test("each type has its own tag; decimals by numeric identity", () => {
+    expect(encodeValue("int64", 1n)).toBe("i1;");
+    expect(encodeValue("boolean", true)).toBe("b1;");
+    expect(encodeValue("boolean", false)).toBe("b0;");
+    expect(encodeValue("decimal", "1.50")).toBe(encodeValue("decimal", "1.5"));
+    expect(encodeValue("decimal", "1.5")).toBe("d3:1.5;");
+    expect(encodeValue("decimal", "1e2")).toBe(encodeValue("decimal", "100"));
+    expect(encodeValue("text", "1")).not.toBe(encodeValue("int64", 1n));
+    expect(encodeValue("text", "x")).not.toBe(encodeValue("json", "x"));
+    expect(encodeValue("blob", new Uint8Array([0, 255]))).toBe("x2:00ff;");
+    expect(encodeValue("blob", new Uint8Array(0))).not.toBe(encodeValue("blob", null));
+    // A Buffer view into a larger pool encodes only its own bytes.
+    const pool = Buffer.from([9, 9, 1, 2, 9]);
+    expect(encodeValue("blob", pool.subarray(2, 4))).toBe("x2:0102;");
+    expect(encodeValue("date", new SqlDate(-1))).toBe("D-1;");
+    expect(encodeValue("timestamp", new SqlTimestamp(-1n))).toBe("t-1;");
+    expect(encodeValue("timestamptz", new SqlTimestamp(-1n))).toBe("T-1;");
+    expect(encodeValue("text", "😀")).toBe("s2:😀;");
+  });
+
+  test("a value of the wrong JS type for its column is an internal error, not a silent encoding", () => {
+    const cases: Array<[LogicalType, Value]> = [
+      ["int64", 1],
+      ["boolean", 1],
+      ["float64", 1n],
+      ["decimal", 1.5],
+      ["text", 1],
+      ["json", 1],
+      ["blob", "x"],
+      ["date", "2024-01-01"],
+      ["timestamp", 0],
+      ["timestamptz", new SqlDate(0)],
+      ["uuid" as LogicalType, "x"],
+    ];
+    for (const [type, value] of cases) {
+      try {
+        encodeValue(type, value);
+        expect.unreachable(`${type} accepted ${String(value)}`);
+      } catch (error) {
+        expect(isMdmError(error, ErrorCodes.INTERNAL), type).toBe(true);
+      }
+    }
+  });
+});
+
+describe("hash64", () => {
+  test("is deterministic, 2×32 bits, and spreads small changes", () => {
+    expect(hash64("abc")).toEqual(hash64("abc"));
+    const [a, b] = hash64("abc");
+    expect(a).toBeGreaterThanOrEqual(0);
+    expect(a).toBeLessThan(2 ** 32);
+    expect(b).toBeLessThan(2 ** 32);
+    const seen = new Set<string>();
+    for (let i = 0; i < 20000; i++) seen.add(hash64(`i${i};`).join(":"));
+    expect(seen.size).toBe(20000);
+  });
+});
+
+describe("TableChecksum", () => {
+  const columns: ColumnDef[] = [
+    { name: "id", type: "int64" },
+    { name: "x", type: "float64" },
+    { name: "s", type: "text" },
+  ];
+  const rows: Value[][] = [
+    [1n, 0.5, "a"],
+    [2n, Number.NaN, null],
+    [3n, -0, ""],
+    [4n, null, "NULL"],
+  ];
+
+  test("is independent of row order", () => {
+    const forward = checksumOf(columns, rows);
+    const backward = checksumOf(columns, [...rows].reverse());
+    const shuffled = checksumOf(columns, [rows[2], rows[0], rows[3], rows[1]] as Value[][]);
+    expect(backward).toEqual(forward);
+    expect(shuffled).toEqual(forward);
+    expect(forward.count).toBe(4);
+    expect(forward.hash).toMatch(/^sum64:[0-9a-f]{16}$/);
+  });
+
+  test("detects a single changed value, including NULL↔'' and -0↔0", () => {
+    const base = checksumOf(columns, rows).hash;
+    const variants: Value[][][] = [
+      [[1n, 0.5, "b"], rows[1], rows[2], rows[3]] as Value[][],
+      [rows[0], [2n, null, null], rows[2], rows[3]] as Value[][],
+      [rows[0], rows[1], [3n, 0, ""], rows[3]] as Value[][],
+      [rows[0], rows[1], [3n, -0, null], rows[3]] as Value[][],
+      [rows[0], rows[1], rows[2], [4n, null, null]] as Value[][],
+    ];
+    for (const variant of variants) expect(checksumOf(columns, variant).hash).not.toBe(base);
+  });
+
+  test("C5: duplicates that change together, (A,A) → (B,B), are detected (additive, not XOR)", () => {
+    const A: Value[] = [1n, 1, "a"];
+    const B: Value[] = [2n, 2, "b"];
+    const before = checksumOf(columns, [A, A, B]);
+    const swapped = checksumOf(columns, [B, B, A]);
+    expect(swapped.count).toBe(before.count);
+    expect(swapped.hash).not.toBe(before.hash);
+    // and the pair alone: XOR of (A,A) and of (B,B) would both be 0
+    expect(checksumOf(columns, [A, A]).hash).not.toBe(checksumOf(columns, [B, B]).hash);
+    expect(checksumOf(columns, [A, A]).hash).not.toBe(checksumOf(columns, []).hash);
+  });
+
+  test("a missing row and an extra row are both detected; the empty table has a defined checksum", () => {
+    const full = checksumOf(columns, rows);
+    expect(checksumOf(columns, rows.slice(1)).hash).not.toBe(full.hash);
+    expect(checksumOf(columns, [...rows, rows[0] as Value[]]).hash).not.toBe(full.hash);
+    expect(checksumOf(columns, [])).toEqual({ count: 0, hash: "sum64:0000000000000000" });
+  });
+
+  test("the 64-bit sum carries from the low half into the high half", () => {
+    // Enough rows that the low 32-bit sums overflow many times; order still does not matter.
+    const many: Value[][] = Array.from({ length: 5000 }, (_, i) => [BigInt(i), i / 7, `r${i}`]);
+    const a = checksumOf(columns, many);
+    const b = checksumOf(columns, [...many].reverse());
+    expect(a).toEqual(b);
+    expect(a.count).toBe(5000);
+  });
+});
