@@ -1,5 +1,5 @@
 import { ErrorCodes, type IStorageBackend, type StorageEngine } from "@mdm/storage-core";
-import { check, checkEqual, checkRows, rejectsWith } from "../assert.js";
+import { check, checkDeepEqual, checkEqual, checkRows, rejectsWith } from "../assert.js";
 import { DATASET, NUMBERED_COLUMNS, SAMPLE_COLUMNS, SAMPLE_ROWS, arrays, byFirstColumn, defineCheck, numberedRows, openDataset, sampleFrame, type ConformanceCheck } from "./support.js";
 
 const G = "lifecycle";
@@ -109,4 +109,23 @@ export const lifecycleChecks: ConformanceCheck[] = [
     await Promise.all(Array.from({ length: 5 }, (_, i) => backend.writeBatches("log", NUMBERED_COLUMNS, [numberedRows(20, i * 100)], { engine, ifExists: "append" })));
     checkEqual((await backend.getTableInfo("log", engine)).rowCount, 100, "rows after 5 concurrent appends of 20");
   }),
+
+  defineCheck(G, "two concurrent creates of one dataset or one table: exactly one wins, the other fails with MDM_DATASET_EXISTS or MDM_TABLE_EXISTS", async (backend) => {
+    const datasets = await Promise.allSettled([backend.createDataset("twice"), backend.createDataset("twice")]);
+    checkEqual(datasets.filter((r) => r.status === "fulfilled").length, 1, "createDataset calls that succeeded");
+    const lost = datasets.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    await rejectsWith(() => Promise.reject(lost.reason), ErrorCodes.DATASET_EXISTS, "the createDataset that lost");
+    checkDeepEqual(await backend.listDatasets(), ["twice"], "datasets after the race");
+    const engine = await backend.getDatasetEngine("twice");
+    const tables = await Promise.allSettled([
+      backend.writeBatches("t", NUMBERED_COLUMNS, [numberedRows(2)], { engine }),
+      backend.writeBatches("t", NUMBERED_COLUMNS, [numberedRows(3)], { engine }),
+    ]);
+    checkEqual(tables.filter((r) => r.status === "fulfilled").length, 1, "writeBatches(ifExists fail) calls that succeeded");
+    const lostTable = tables.find((r) => r.status === "rejected") as PromiseRejectedResult;
+    await rejectsWith(() => Promise.reject(lostTable.reason), ErrorCodes.TABLE_EXISTS, "the writeBatches that lost");
+    const rows = (await backend.getTableInfo("t", engine)).rowCount;
+    check(rows === 2 || rows === 3, `the table holds the rows of the winner only, got ${rows}`);
+  }),
 ];
+

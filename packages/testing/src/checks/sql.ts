@@ -58,4 +58,13 @@ export const sqlChecks: ConformanceCheck[] = [
     const still = await backend.readTable("train", { engine });
     check(still.rows.length === SAMPLE_ROWS.length, "the data survives failed statements");
   }),
+
+  defineCheck(G, "query of table columns returns values in the value model (bigint, number, boolean, string, NULL)", async (backend) => {
+    const engine = await withSample(backend);
+    if (!backend.capabilities.sql) return; // covered by the MDM_UNSUPPORTED_OPERATION check above
+    const cols = SAMPLE_COLUMNS.map((c) => quoteName(c.name)).join(", ");
+    const df = await backend.query(`SELECT ${cols} FROM ${quoteName("train")} ORDER BY ${quoteName("id")}`, [], engine);
+    checkRows(SAMPLE_COLUMNS, arrays(df, SAMPLE_COLUMNS), SAMPLE_ROWS, "rows of SELECT * through query()");
+  }),
 ];
+

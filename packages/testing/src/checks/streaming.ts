@@ -16,6 +16,10 @@ async function batchSizes(backend: IStorageBackend, engine: StorageEngine, batch
   return { sizes: batches.map((b) => b.rows.length), rows: batches.flatMap((b) => b.rows) };
 }
 
+const WRITE_DEADLINE_MS = 10_000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.());
+
 async function* asyncBatches(batches: Value[][][], failAt?: number): AsyncGenerator<Value[][]> {
   for (let i = 0; i < batches.length; i++) {
     if (i === failAt) throw new Error(`source failed at batch ${i + 1}`);
@@ -169,4 +173,53 @@ export const streamingChecks: ConformanceCheck[] = [
     await rejectsWith(() => backend.writeBatches("t", [{ name: "a", type: "uuid" as never }], [], { engine }), [ErrorCodes.UNSUPPORTED_TYPE, ErrorCodes.INVALID_ARGUMENT], "an unknown logical type");
     checkEqual(await backend.tableExists("t", engine), false, "no table after refused columns");
   }),
+
+  defineCheck(G, "a reader concurrent with writeBatches never sees a partial write", async (backend) => {
+    const engine = await openDataset(backend);
+    await backend.writeBatches("numbers", NUMBERED_COLUMNS, [numberedRows(3)], { engine });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    async function* slow(): AsyncGenerator<Value[][]> {
+      yield numberedRows(5, 100);
+      await gate; // the first batch is written, inside the transaction, when the reader looks
+      yield numberedRows(5, 200);
+    }
+    let firstBatchWritten!: () => void;
+    const written = new Promise<void>((resolve) => (firstBatchWritten = resolve));
+    const writing = backend.writeBatches("numbers", NUMBERED_COLUMNS, slow(), { engine, ifExists: "append", onBatch: () => firstBatchWritten() });
+    await Promise.race([written, writing]);
+    // A backend may make readers wait for the writer: then the read is let through after a while.
+    const reading = backend.readTable("numbers", { engine }).then((df) => df.rows.length);
+    reading.catch(() => undefined);
+    await Promise.race([reading, sleep(1000)]);
+    release();
+    const seen = await reading;
+    checkEqual(await writing, 10, "rows written by the slow writeBatches");
+    check(seen === 3 || seen === 13, `a reader during writeBatches saw ${seen} rows: only 3 (before) or 13 (after) are allowed`);
+    checkEqual((await backend.getTableInfo("numbers", engine)).rowCount, 13, "rows after the write");
+  }),
+
+  defineCheck(G, "a write while a readBatches iteration is open succeeds, and the read sees one consistent snapshot", async (backend) => {
+    const engine = await numbered(backend, 6);
+    await backend.writeBatches("other", NUMBERED_COLUMNS, [numberedRows(1)], { engine });
+    const seen: Value[][] = [];
+    let wrote = false;
+    for await (const batch of backend.readBatches("numbers", { engine, batchSize: 2, orderBy: ["id"] })) {
+      seen.push(...batch.rows);
+      if (!wrote) {
+        wrote = true;
+        const writes = (async () => {
+          await backend.writeBatches("other", NUMBERED_COLUMNS, [numberedRows(2, 10)], { engine, ifExists: "append" });
+          await backend.writeBatches("numbers", NUMBERED_COLUMNS, [numberedRows(2, 50)], { engine, ifExists: "append" });
+          return true;
+        })();
+        const done = await Promise.race([writes, sleep(WRITE_DEADLINE_MS).then(() => false)]);
+        check(done, `writes did not finish within ${WRITE_DEADLINE_MS / 1000} s while a readBatches iteration was open (a lock held by the read?)`);
+      }
+    }
+    checkRows(NUMBERED_COLUMNS, seen, numberedRows(6), "rows of the read that was open during the writes");
+    checkEqual((await backend.getTableInfo("numbers", engine)).rowCount, 8, "rows after the writes");
+    checkEqual((await backend.getTableInfo("other", engine)).rowCount, 3, "rows of the other table");
+  }),
 ];
+
