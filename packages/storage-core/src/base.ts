@@ -539,7 +539,15 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
         if (signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "The write was aborted");
         const raw = Array.isArray(item) ? item : item.rows;
         if (raw.length === 0) continue;
-        const reordered = order ? raw.map((row) => order.map((i) => row[i] as Value)) : raw;
+        const reordered = order
+          ? raw.map((row, r) => {
+              // Check the width before reordering: a short row must not be padded with NULLs.
+              if (row.length !== columns.length) {
+                throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Row ${written + r} of table ${JSON.stringify(table)} has ${row.length} values for ${columns.length} columns`);
+              }
+              return order.map((i) => row[i] as Value);
+            })
+          : raw;
         const rows = this.normalizeRows(target, writers, reordered, table, written);
         await this._insertRows(session, table, target, rows);
         written += rows.length;

@@ -106,8 +106,10 @@ export function redactSecrets(text: string, secrets: ReadonlyArray<string | unde
   for (const secret of secrets) {
     if (typeof secret === "string" && secret.length > 0) out = out.split(secret).join("***");
   }
-  out = out.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, "$1:***@");
-  out = out.replace(/\b(password|passwd|pwd|sslpassword|sslkey)=([^&\s]*)/gi, "$1=***");
+  // Up to the LAST "@" of the URL: a raw password may itself contain "@", ":" or "/".
+  out = out.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^\s]*@/gi, "$1:***@");
+  // libpq keyword values may be single-quoted with spaces inside ('a b', with \' escapes).
+  out = out.replace(/\b(password|passwd|pwd|sslpassword|sslkey)=('(?:[^'\\]|\\.)*'?|[^&\s]*)/gi, "$1=***");
   return out;
 }
 

@@ -181,13 +181,14 @@ export class FeatureFlags {
     if (this.get("use_new_storage")) return "new";
     const pct = this.get("rollout_percentage");
     if (pct >= 100) return "new";
-    if (pct > 0 && datasetName !== undefined && rolloutBucket(backendType, datasetName) < pct) return "new";
+    // Keyed by the normalised name (as MDM stores it): "Titanic" and "titanic" are one dataset.
+    if (pct > 0 && datasetName !== undefined && rolloutBucket(backendType, datasetName.trim().toLowerCase()) < pct) return "new";
     return "legacy";
   }
 
   private assertFlag(flag: string): asserts flag is FlagName {
     if (!isFlagName(flag)) {
-      throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Unknown feature flag ${JSON.stringify(flag)}; known flags: ${FLAG_NAMES.join(", ")}`);
+      throw new MdmError(ErrorCodes.INVALID_CONFIG, `Unknown feature flag ${JSON.stringify(flag)}; known flags: ${FLAG_NAMES.join(", ")}`);
     }
   }
 
@@ -220,6 +221,12 @@ export class FeatureFlags {
 
   private readEnv(): Partial<FlagValues> {
     const out: Partial<FlagValues> = {};
+    for (const name of Object.keys(this.env)) {
+      // A misspelt MDM_FEATURE_* variable would otherwise be ignored without a word.
+      if (name.startsWith("MDM_FEATURE_") && !isFlagName(name.slice("MDM_FEATURE_".length).toLowerCase())) {
+        throw new MdmError(ErrorCodes.INVALID_CONFIG, `Unknown feature flag variable ${name}; known flags: ${FLAG_NAMES.map((f) => `MDM_FEATURE_${f.toUpperCase()}`).join(", ")}`);
+      }
+    }
     for (const flag of FLAG_NAMES) {
       const raw = this.env[`MDM_FEATURE_${flag.toUpperCase()}`];
       if (raw !== undefined) (out as Record<string, unknown>)[flag] = parseFlagValue(flag, raw, `MDM_FEATURE_${flag.toUpperCase()}`);

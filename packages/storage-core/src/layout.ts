@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { defaultConfig, resolveHomeDir, type MdmConfig } from "./config.js";
-import { ErrorCodes, MdmError } from "./errors.js";
+import { ErrorCodes, MdmError, redactSecrets } from "./errors.js";
 import { normalizeDatasetName } from "./names.js";
 import type { BackendType } from "./types.js";
 
@@ -23,8 +23,9 @@ export class MdmHome {
 
   constructor(root?: string, paths: MdmConfig["paths"] = defaultConfig().paths) {
     this.root = resolve(root ?? resolveHomeDir());
-    this.datasetsDir = isAbsolute(paths.datasets_path) ? paths.datasets_path : join(this.root, paths.datasets_path);
-    this.configsDir = isAbsolute(paths.configs_path) ? paths.configs_path : join(this.root, paths.configs_path);
+    // resolve(): no trailing slash ("datasets/"), so directories compare equal as strings.
+    this.datasetsDir = resolve(this.root, paths.datasets_path);
+    this.configsDir = resolve(this.root, paths.configs_path);
   }
 
   get configFile(): string {
@@ -140,7 +141,9 @@ export class DatasetRegistry {
 function containsPassword(value: unknown): boolean {
   if (!value || typeof value !== "object") return false;
   for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
-    if (/pass(word)?$/i.test(key) && inner !== null && inner !== undefined && inner !== "") return true;
+    if (/(pass(word)?|passwd|pwd)$/i.test(key) && inner !== null && inner !== undefined && inner !== "") return true;
+    // A connection URL or keyword string with a password in it (postgresql://u:pw@h/db, "password=pw").
+    if (typeof inner === "string" && redactSecrets(inner) !== inner) return true;
     if (containsPassword(inner)) return true;
   }
   return false;

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -58,13 +58,16 @@ const IS_ESM = typeof __filename === "undefined";
 
 function entryOf(packageJsonPath: string): string {
   const pkg = JSON.parse(readFileSync(packageJsonPath, "utf8")) as {
-    exports?: Record<string, { import?: { default?: string } | string; require?: { default?: string } | string }>;
+    exports?: unknown;
     main?: string;
     module?: string;
   };
-  const root = pkg.exports?.["."];
-  const pick = (c: { default?: string } | string | undefined) => (typeof c === "string" ? c : c?.default);
-  const rel = (IS_ESM ? pick(root?.import) ?? pkg.module : pick(root?.require) ?? pkg.main) ?? pkg.main ?? "index.js";
+  // "exports" may be a string, { ".": string }, or conditions ({ import, require, node, default }, nested).
+  const root = typeof pkg.exports === "string" ? pkg.exports : (pkg.exports as Record<string, unknown> | undefined)?.["."];
+  const pick = (c: unknown): string | undefined =>
+    typeof c === "string" ? c : c && typeof c === "object" ? (["node", "default"].map((k) => pick((c as Record<string, unknown>)[k])).find(Boolean)) : undefined;
+  const condition = (c: unknown) => (typeof c === "string" ? c : c && typeof c === "object" ? pick((c as Record<string, unknown>)[IS_ESM ? "import" : "require"]) ?? pick(c) : undefined);
+  const rel = condition(root) ?? (IS_ESM ? pkg.module : undefined) ?? pkg.main ?? "index.js";
   return join(packageJsonPath, "..", rel);
 }
 
@@ -182,12 +185,11 @@ export class StorageBackendManager {
     const pkg = BACKEND_PACKAGES[backendType][implementation];
     let packageJson: string | undefined;
     for (const base of this.resolveFrom) {
-      try {
-        packageJson = createRequire(join(base, "noop.js")).resolve(`${pkg}/package.json`);
-        break;
-      } catch {
-        // try the next place
-      }
+      // Look for <node_modules>/<pkg>/package.json along Node's lookup paths rather than resolving
+      // `${pkg}/package.json`: a package whose "exports" does not list ./package.json would look absent.
+      const dirs = createRequire(join(base, "noop.js")).resolve.paths(pkg) ?? [];
+      packageJson = dirs.map((dir) => join(dir, pkg, "package.json")).find((file) => existsSync(file));
+      if (packageJson) break;
     }
     if (!packageJson) {
       throw new MdmError(
@@ -237,7 +239,13 @@ export class StorageBackendManager {
         if (this.cache.get(key) === cached) this.cache.delete(key);
       });
     }
-    return cached;
+    const current = cached;
+    // A caller may have closed a cached instance itself: never hand out a closed backend.
+    return current.then((backend) => {
+      if (!backend.closed) return backend;
+      if (this.cache.get(key) === current) this.cache.delete(key);
+      return this.instance(backendType, implementation);
+    });
   }
 
   private assertType(backendType: string): asserts backendType is BackendType {

@@ -73,7 +73,6 @@ export class SqlDate {
       throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `SqlDate needs an integer day number, got ${days}`);
     }
     this.days = days;
-    Object.defineProperty(this, DATE_BRAND, { value: true, enumerable: false });
   }
 
   static fromParts(year: number, month: number, day: number): SqlDate {
@@ -117,7 +116,6 @@ export class SqlTimestamp {
       throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "SqlTimestamp needs a bigint of microseconds");
     }
     this.micros = micros;
-    Object.defineProperty(this, TIMESTAMP_BRAND, { value: true, enumerable: false });
   }
 
   /**
@@ -181,6 +179,11 @@ export class SqlTimestamp {
   }
 }
 
+// The brands live on the prototypes (one property each, not one per instance: constructing a value
+// stays cheap on bulk reads); isSqlDate/isSqlTimestamp still recognise values of any copy of this package.
+Object.defineProperty(SqlDate.prototype, DATE_BRAND, { value: true, enumerable: false });
+Object.defineProperty(SqlTimestamp.prototype, TIMESTAMP_BRAND, { value: true, enumerable: false });
+
 function parseTimestampText(text: string): { micros: bigint; hasOffset: boolean } {
   const m = TIMESTAMP_RE.exec(text.trim());
   if (!m) {
@@ -208,6 +211,9 @@ function parseTimestampText(text: string): { micros: bigint; hasOffset: boolean 
     const digits = offset.slice(1).replace(":", "");
     const oh = Number(digits.slice(0, 2));
     const om = Number(digits.slice(2, 4) || "0");
+    if (oh > 23 || om > 59) {
+      throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Not a valid time-zone offset: ${JSON.stringify(text)}`);
+    }
     micros -= BigInt(sign * (oh * 60 + om) * 60) * 1_000_000n;
   }
   return { micros, hasOffset: offset !== undefined };
@@ -228,6 +234,7 @@ export function isSqlTimestamp(value: unknown): value is SqlTimestamp {
 
 const DECIMAL_RE = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 const DECIMAL_SPECIAL = new Set(["NaN", "Infinity", "-Infinity"]);
+const DECIMAL_MAX_EXPONENT = 131_072 + 16_383;
 
 /**
  * Plain notation of a decimal text (exponent expanded, `+` and leading zeros removed, trailing
@@ -243,6 +250,11 @@ export function plainDecimal(text: string): string {
   let intPart = m[2] ?? "";
   let fracPart = m[3] ?? "";
   const exp = m[4] ? Number(m[4]) : 0;
+  // "1e300000000" would expand to 300 MB of digits: refuse what no engine holds (PostgreSQL numeric
+  // keeps at most 131072 digits before the point and 16383 after).
+  if (!(Math.abs(exp) <= DECIMAL_MAX_EXPONENT)) {
+    throw new MdmError(ErrorCodes.UNSUPPORTED_VALUE, `Decimal ${JSON.stringify(text.slice(0, 40))} has an exponent beyond ±${DECIMAL_MAX_EXPONENT}`);
+  }
   if (exp > 0) {
     const move = fracPart.slice(0, exp).padEnd(exp, "0");
     intPart += move;
