@@ -325,6 +325,20 @@ describe("streaming", () => {
     await b.close();
   });
 
+  test("a consumer that stops early releases the session", async () => {
+    const b = backend();
+    await b.getEngine(`${tempDir()}/early.sqlite`);
+    await b.writeBatches("t", COLUMNS, [Array.from({ length: 30 }, (_, i) => [BigInt(i), 0, "x"])]);
+    const acquiredBefore = b.calls.acquire;
+    for await (const batch of b.readBatches("t", { batchSize: 10 })) {
+      expect(batch.rows).toHaveLength(10);
+      break;
+    }
+    expect(b.calls.acquire).toBe(acquiredBefore + 1);
+    expect(b.calls.release).toBe(b.calls.acquire);
+    await b.close();
+  });
+
   test("an aborted read stops with MDM_ABORTED", async () => {
     const b = backend();
     await b.getEngine(`${tempDir()}/s.sqlite`);

@@ -358,6 +358,14 @@ describe("rollout stability", () => {
     expect(Math.abs(share - pct)).toBeLessThanOrEqual(5);
   });
 
+  test("the rollout is keyed by the normalised dataset name", () => {
+    const flags = new FeatureFlags({ env: { MDM_FEATURE_ROLLOUT_PERCENTAGE: "50" } });
+    const differing = names.filter((n) => flags.implementationFor("sqlite", ` ${n.toUpperCase()} `) !== flags.implementationFor("sqlite", n));
+    expect(differing).toEqual([]);
+    // and that is not vacuous: both implementations occur
+    expect(new Set(names.map((n) => flags.implementationFor("sqlite", n))).size).toBe(2);
+  });
+
   test("raising the percentage only moves datasets from legacy to new", () => {
     const flags = new FeatureFlags({ env: {} });
     flags.set("rollout_percentage", 20);

@@ -113,6 +113,14 @@ describe("DatasetRegistry", () => {
     const withPassword = entry("pg", { database: { backend: "postgresql", host: "h", user: "u", password: "s3cret" } });
     expect(codeOf(() => registry.write(withPassword))).toBe(ErrorCodes.INVALID_ARGUMENT);
     expect(codeOf(() => registry.write(entry("pg2", { extra: { nested: { db_pass: "x" } } })))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(codeOf(() => registry.write(entry("pg4", { database: { backend: "postgresql", passwd: "x" } })))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(codeOf(() => registry.write(entry("pg5", { database: { backend: "postgresql", url: "postgresql://u:s3cret@h/db" } })))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(codeOf(() => registry.write(entry("pg6", { database: { backend: "postgresql", dsn: "host=h password=s3cret" } })))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(registry.list()).toEqual([]);
+    // A URL without a password is fine.
+    registry.write(entry("pg7", { database: { backend: "postgresql", url: "postgresql://u@h/db" } }));
+    expect(registry.read("pg7").database.url).toBe("postgresql://u@h/db");
+    registry.remove("pg7");
     expect(registry.exists("pg")).toBe(false);
     expect(registry.exists("pg2")).toBe(false);
     try {

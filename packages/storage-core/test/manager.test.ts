@@ -208,6 +208,20 @@ describe("caching", () => {
     expect(closed.sort()).toEqual(["legacy", "new"]);
   });
 
+  test("an instance the caller closed is replaced, not handed out closed", async () => {
+    const root = tempDir();
+    sqlitePackages(root);
+    const manager = managerIn(root);
+    const first = await manager.getStorageBackend("sqlite");
+    await first.close();
+    const [second, third] = await Promise.all([manager.getStorageBackend("sqlite"), manager.getStorageBackend("sqlite")]);
+    expect(second).not.toBe(first);
+    expect(second.closed).toBe(false);
+    expect(third).toBe(second);
+    expect(await second.listDatasets()).toEqual([]);
+    await manager.clearCache();
+  });
+
   test("a backend that failed to start is not cached", async () => {
     const root = tempDir();
     sqlitePackages(root, { newFails: "cannot open" });
