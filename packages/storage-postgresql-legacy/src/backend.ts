@@ -1,7 +1,6 @@
 import pg from "pg";
 import {
   BaseStorageBackend,
-  ErrorCodes,
   MdmError,
   defaultConfig,
   mapPostgresError,
@@ -300,4 +299,3 @@ export class LegacyPostgresqlStorageBackend extends BaseStorageBackend<LegacyEng
   }
 }
 
-export { ErrorCodes };

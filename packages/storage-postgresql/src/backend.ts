@@ -36,7 +36,7 @@ import {
   type SelectPlan,
   type Value,
 } from "@mdm/storage-core";
-import { copyRowsIn } from "./copy-writer.js";
+import { copyRowsIn, type CopyFormat } from "./copy-writer.js";
 import { cursorBatches } from "./cursor-reader.js";
 import { OVERFLOW_IDLE_MILLIS, PoolRegistry } from "./pools.js";
 
@@ -48,6 +48,8 @@ export interface PostgresqlBackendOptions {
    * and the backend never ends the pool, not even on close().
    */
   pool?: pg.Pool;
+  /** COPY format of writes: "auto" (default) is binary when the table's column types are exactly ours, else text. */
+  copyFormat?: CopyFormat | "auto";
 }
 
 /** What the backend keeps per dataset database (database mode) or schema (schema mode). */
@@ -82,6 +84,8 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
   readonly layout: Layout;
   /** The database that holds the schemas (schema mode) or runs CREATE/DROP DATABASE (database mode). */
   readonly homeDatabase: string;
+  /** COPY format of writes (see PostgresqlBackendOptions.copyFormat). */
+  readonly copyFormat: CopyFormat | "auto";
   readonly #password: string | undefined;
   #ssl: PgSslOptions | undefined;
   readonly #pools: PoolRegistry;
@@ -97,6 +101,8 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
     const { password: _omit, ...rest } = merged;
     this.config = Object.freeze(rest);
     const callerDatabase = (options.pool as unknown as { options?: { database?: string } } | undefined)?.options?.database;
+    this.copyFormat = options.copyFormat ?? "auto";
+    if (!["auto", "binary", "text"].includes(this.copyFormat)) throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `copyFormat must be "auto", "binary" or "text"; got ${JSON.stringify(this.copyFormat)}`);
     this.layout = options.pool || merged.schema_per_dataset ? "schema" : "database";
     if (this.layout === "schema") {
       const home = callerDatabase ?? merged.database;
@@ -359,9 +365,9 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
     await session.query(pgCreateTableSql(table, columns));
   }
 
-  /** COPY FROM STDIN (text format), inside the caller's transaction. */
+  /** COPY FROM STDIN (binary when the table's types are ours, else text), inside the caller's transaction. */
   protected async _insertRows(session: pg.PoolClient, table: string, columns: ColumnDef[], rows: Value[][]): Promise<void> {
-    await copyRowsIn(session, table, columns, rows);
+    await copyRowsIn(session, this.schemaOf(session), table, columns, rows, this.copyFormat);
   }
 
   protected _streamSelect(session: pg.PoolClient, plan: SelectPlan, signal?: AbortSignal): AsyncIterable<Value[][]> {

@@ -2,7 +2,8 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import copyStreams from "pg-copy-streams";
-import { pgCopyNeedsEscape, pgCopyTextRow, pgTextEncoder, quoteIdentifier, type ColumnDef, type Value } from "@mdm/storage-core";
+import { PG_DESCRIBE_TABLE_SQL, pgCopyNeedsEscape, pgCopyTextRow, pgTextEncoder, quoteIdentifier, type ColumnDef, type Value } from "@mdm/storage-core";
+import { binaryTypeOid, copyBinaryChunks } from "./copy-binary.js";
 
 /** Characters of COPY text handed to the socket at once. */
 const CHUNK_CHARS = 1 << 18;
@@ -21,13 +22,24 @@ function* copyTextChunks(columns: ColumnDef[], rows: Value[][]): Generator<strin
   if (chunk.length > 0) yield chunk;
 }
 
+/** Whether every target column has exactly the server type binary COPY writes (a table we created, or one that matches). */
+async function binaryFits(client: pg.PoolClient, schema: string, table: string, columns: ColumnDef[]): Promise<boolean> {
+  const { rows } = await client.query<{ attname: string; oid: number }>(PG_DESCRIBE_TABLE_SQL, [schema, table]);
+  const oids = new Map(rows.map((r) => [r.attname, Number(r.oid)]));
+  return columns.every((c) => oids.get(c.name) === binaryTypeOid(c));
+}
+
+export type CopyFormat = "binary" | "text";
+
 /**
- * Rows into a table with `COPY ... FROM STDIN` in text format: values encoded by the shared
- * PostgreSQL dialect (exact bigint, -0/NaN/±Infinity, ISO dates with BC, µs timestamps with +00).
+ * Rows into a table with `COPY ... FROM STDIN`: binary when the table's column types are exactly
+ * ours (the server parses nothing), else text. Both encodings are exact (see the README).
  */
-export async function copyRowsIn(client: pg.PoolClient, table: string, columns: ColumnDef[], rows: Value[][]): Promise<number> {
-  const sql = `COPY ${quoteIdentifier(table)} (${columns.map((c) => quoteIdentifier(c.name)).join(", ")}) FROM STDIN`;
+export async function copyRowsIn(client: pg.PoolClient, schema: string, table: string, columns: ColumnDef[], rows: Value[][], format: CopyFormat | "auto" = "auto"): Promise<number> {
+  const binary = format === "binary" || (format === "auto" && (await binaryFits(client, schema, table, columns)));
+  const sql = `COPY ${quoteIdentifier(table)} (${columns.map((c) => quoteIdentifier(c.name)).join(", ")}) FROM STDIN${binary ? " (FORMAT binary)" : ""}`;
   const stream = client.query(copyStreams.from(sql));
-  await pipeline(Readable.from(copyTextChunks(columns, rows), { objectMode: false }), stream);
+  const source = binary ? Readable.from(copyBinaryChunks(columns, rows)) : Readable.from(copyTextChunks(columns, rows));
+  await pipeline(source, stream);
   return stream.rowCount;
 }

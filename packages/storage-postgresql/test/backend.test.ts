@@ -71,6 +71,32 @@ describe.skipIf(!serverAvailable)("PostgresqlStorageBackend, database per datase
     expect(info.columns.map((c) => c.type)).toEqual(columns.map((c) => c.type));
   });
 
+  for (const copyFormat of ["binary", "text"] as const) {
+    it(`COPY ${copyFormat} is exact on its own, decimals of every shape included`, async () => {
+      const forced = new PostgresqlStorageBackend({ config: serverConfig({ database_prefix: prefix }), copyFormat });
+      try {
+        await forced.createDataset(`copy_${copyFormat}`);
+        const engine = await forced.getDatasetEngine(`copy_${copyFormat}`);
+        await forced.writeBatches("all", columns, [rows], { engine });
+        expectRoundTrip(await readAll(forced, "all", engine));
+        const decimals = ["0", "0.000", "1", "-1", "10000", "99999999.9999", "-0.0001", "12345678901234567890123.45", "0.10", "1e-3", "NaN", "Infinity", "-Infinity", "100000000000000000000"];
+        const dec: ColumnDef[] = [{ name: "k", type: "int64" }, { name: "u", type: "decimal" }];
+        await forced.writeBatches("dec", dec, [decimals.map((d, i) => [BigInt(i), d])], { engine });
+        const back = (await forced.readTable("dec", { engine, orderBy: ["k"] })).rows.map((r) => r.u);
+        expect(back).toEqual(["0", "0.000", "1", "-1", "10000", "99999999.9999", "-0.0001", "12345678901234567890123.45", "0.10", "0.001", "NaN", "Infinity", "-Infinity", "100000000000000000000"]);
+      } finally {
+        await forced.close();
+      }
+    });
+  }
+
+  it("appends with COPY text to a table whose types are not ours (int4, varchar, jsonb)", async () => {
+    const engine = await backend.getDatasetEngine("types");
+    await backend.executeQuery('CREATE TABLE "foreign" (n integer, s varchar(20), j jsonb, r real)', engine);
+    await backend.writeBatches("foreign", [{ name: "n", type: "int64" }, { name: "s", type: "text" }, { name: "j", type: "json" }, { name: "r", type: "float64" }], [[[7n, "tab\t", '{"b":1,"a":2}', 1.5]]], { engine, ifExists: "append" });
+    expect((await backend.readTable("foreign", { engine })).rows).toEqual([{ n: 7n, s: "tab\t", j: '{"a": 2, "b": 1}', r: 1.5 }]);
+  });
+
   it("runs sessions with application_name and statement_timeout from config", async () => {
     const engine = await backend.getDatasetEngine("types");
     const settings = await backend.query("SELECT current_setting('application_name') AS app, current_setting('statement_timeout') AS st, current_setting('TimeZone') AS tz", [], engine);
