@@ -8,7 +8,7 @@ import {
   type StorageEngine,
   type Value,
 } from "@mdm/storage-core";
-import { ConformanceFailure, show } from "../assert.js";
+import { ConformanceFailure, rejectsWith, show } from "../assert.js";
 import { columnMayBeRefused, expectedOutcome, fidelityFixtures, type FidelityExpectation, type FidelityFixture, type FidelityValue } from "../fixtures.js";
 import { defineCheck, openDataset, type ConformanceCheck } from "./support.js";
 
@@ -234,4 +234,24 @@ export const fidelityChecks: ConformanceCheck[] = [
     const expected = EVERY_TYPE_COLUMNS.map((c) => c.type);
     if (types.join() !== expected.join()) throw new ConformanceFailure(`logical types read back as ${types.join(", ")}, written as ${expected.join(", ")}`);
   }),
+
+  defineCheck("fidelity", "fidelity: values outside the value model are refused with MDM_UNSUPPORTED_VALUE and leave nothing (2^63, lone surrogate, invalid JSON, sub-microsecond)", async (backend) => {
+    const engine = await openDataset(backend, "fidelity");
+    const cases: Array<[string, ColumnDef, unknown]> = [
+      ["int64 2^63 (A3)", { name: "v", type: "int64" }, 2n ** 63n],
+      ["int64 -2^63-1", { name: "v", type: "int64" }, -(2n ** 63n) - 1n],
+      ["text with a lone surrogate (A16)", { name: "v", type: "text" }, "\uD800x"],
+      ["invalid JSON text", { name: "v", type: "json" }, "{not json"],
+      ["timestamp with nanoseconds", { name: "v", type: "timestamp" }, "2024-01-01 00:00:00.1234567"],
+      ["timestamp text with an offset in a timestamp column", { name: "v", type: "timestamp" }, "2024-01-01 00:00:00+05"],
+      ["decimal(5,2) value with 3 decimals", { name: "v", type: "decimal", precision: 5, scale: 2 }, "1.234"],
+    ];
+    for (const [label, column, value] of cases) {
+      const table = `refused_${label.replace(/[^a-z0-9]+/gi, "_").toLowerCase()}`;
+      await rejectsWith(() => backend.writeBatches(table, [ID, column], [[[1n, value as Value]]], { engine }), ErrorCodes.UNSUPPORTED_VALUE, label);
+      if (await backend.tableExists(table, engine)) throw new ConformanceFailure(`${label}: the refused write left table ${table} behind`);
+      await rejectsWith(() => backend.checkValue(column, value as Value), ErrorCodes.UNSUPPORTED_VALUE, `checkValue(): ${label}`);
+    }
+  }),
 ];
+
