@@ -4,8 +4,8 @@ import {
   FileStorageBackend,
   SQLITE_LIST_TABLES_SQL,
   SQLITE_TABLE_INFO_SQL,
-  SQLITE_VALUE_CAPABILITIES,
   mapSqliteError,
+  sqliteCapabilities,
   sqliteColumnsFromTableInfo,
   sqliteCreateTableSql,
   sqliteFillParams,
@@ -49,16 +49,9 @@ export interface LegacySqliteBackendOptions extends FileBackendOptions {
 export class LegacySqliteStorageBackend extends FileStorageBackend<Connection, Connection> {
   readonly backendType = "sqlite" as const;
   readonly implementation = "legacy" as const;
-  readonly capabilities: BackendCapabilities = {
-    values: { ...SQLITE_VALUE_CAPABILITIES },
-    sql: true,
-    concurrentReads: true,
-    // One connection: two writes interleaved on it would nest BEGIN. Python MDM was synchronous,
-    // so its writes never overlapped; serialising them keeps that behaviour under async callers.
-    serializedWrites: true,
-    fileImportExport: [],
-    metrics: false,
-  };
+  // Writes are serialised: one connection, and two writes interleaved on it would nest BEGIN. Python
+  // MDM was synchronous, so its writes never overlapped; serialising keeps that under async callers.
+  readonly capabilities: BackendCapabilities = sqliteCapabilities({ metrics: false });
   protected readonly extension = "sqlite" as const;
   private readonly pragmas: SqlitePragma[];
   private readonly chunkSize: number;

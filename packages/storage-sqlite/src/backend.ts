@@ -3,8 +3,8 @@ import {
   FileStorageBackend,
   SQLITE_LIST_TABLES_SQL,
   SQLITE_TABLE_INFO_SQL,
-  SQLITE_VALUE_CAPABILITIES,
   mapSqliteError,
+  sqliteCapabilities,
   sqliteColumnsFromTableInfo,
   sqliteCreateTableSql,
   sqliteFillParams,
@@ -55,14 +55,7 @@ export const DEFAULT_ROWS_PER_STATEMENT = 32;
 export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Connection> {
   readonly backendType = "sqlite" as const;
   readonly implementation = "new" as const;
-  readonly capabilities: BackendCapabilities = {
-    values: { ...SQLITE_VALUE_CAPABILITIES },
-    sql: true,
-    concurrentReads: true,
-    serializedWrites: true,
-    fileImportExport: [],
-    metrics: true,
-  };
+  readonly capabilities: BackendCapabilities = sqliteCapabilities({ metrics: true });
   protected readonly extension = "sqlite" as const;
   private readonly filePragmas: SqlitePragma[];
   private readonly memoryPragmas: SqlitePragma[];

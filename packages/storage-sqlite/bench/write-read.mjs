@@ -1,0 +1,217 @@
+// Write and stream-read a 1,000,000-row, 11-column table with the legacy backend, the new backend and
+// the fastest plain better-sqlite3 loops, all in the same run, and print rows/s.
+//
+//   pnpm --filter @mdm/storage-core --filter @mdm/storage-sqlite --filter @mdm/storage-sqlite-legacy build
+//   node packages/storage-sqlite/bench/write-read.mjs [rows] [rounds]
+//
+// Not a test: timings depend on the machine and its load (printed beside the figures). Every
+// implementation gets the same rows; the best of `rounds` runs of each is reported, runs interleaved.
+// Wall time and the process's CPU time (user + system) are both measured: on a shared machine the
+// CPU figures are the steadier comparison.
+import { mkdtempSync, rmSync } from "node:fs";
+import { loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { SqlDate, SqlTimestamp } from "@mdm/storage-core";
+import { SqliteStorageBackend } from "@mdm/storage-sqlite";
+// The legacy package is not a dependency of this one: its build is loaded by path.
+import { LegacySqliteStorageBackend } from "../../storage-sqlite-legacy/dist/index.js";
+
+const ROWS = Number(process.argv[2] ?? 1_000_000);
+const ROUNDS = Number(process.argv[3] ?? 3);
+const BATCH = 10_000;
+
+const COLUMNS = [
+  { name: "id", type: "int64", nullable: false },
+  { name: "x1", type: "float64" },
+  { name: "x2", type: "float64" },
+  { name: "x3", type: "float64" },
+  { name: "x4", type: "float64" },
+  { name: "amount", type: "float64" },
+  { name: "label", type: "text" },
+  { name: "category", type: "text" },
+  { name: "flag", type: "boolean" },
+  { name: "day", type: "date" },
+  { name: "ts", type: "timestamp" },
+];
+
+// The same PRAGMAs as the backends' defaults.
+const PRAGMAS = ["journal_mode = WAL", "synchronous = NORMAL", "cache_size = -64000", "temp_store = MEMORY", "mmap_size = 268435456"];
+
+/** Rows in the value model (what MDM backends take), in batches of 10,000. */
+function valueBatches() {
+  const batches = [];
+  const base = 1_700_000_000_000_000n;
+  for (let start = 0; start < ROWS; start += BATCH) {
+    const batch = [];
+    for (let i = start; i < Math.min(ROWS, start + BATCH); i++) {
+      batch.push([
+        BigInt(i),
+        i * 0.5,
+        i / 3,
+        Math.sqrt(i),
+        -(i + 1) * 1.25,
+        (i % 1000) / 7,
+        `label-${i}`,
+        `cat${i % 17}`,
+        i % 2 === 0,
+        new SqlDate(19000 + (i % 1000)),
+        new SqlTimestamp(base + BigInt(i) * 1_000_003n),
+      ]);
+    }
+    batches.push(batch);
+  }
+  return batches;
+}
+
+/** The same rows as a plain better-sqlite3 user binds them: booleans as 0/1, dates and timestamps as text. */
+function plainRows(batches) {
+  const rows = [];
+  for (const batch of batches) for (const r of batch) rows.push([r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8] ? 1 : 0, r[9].toString(), r[10].toString()]);
+  return rows;
+}
+
+const DDL = `CREATE TABLE "bench" (${COLUMNS.map((c) => `"${c.name}" ${{ int64: "INTEGER", float64: "REAL", text: "TEXT", boolean: "BOOLEAN", date: "DATE", timestamp: "TIMESTAMP" }[c.type]}`).join(", ")})`;
+const tuple = `(${COLUMNS.map(() => "?").join(", ")})`;
+
+function openPlain(path) {
+  const db = new Database(path);
+  for (const p of PRAGMAS) db.pragma(p);
+  return db;
+}
+
+/** The fastest plain write loops we know: one prepared INSERT (1 or 32 rows) in one transaction. */
+function plainWrite(path, rows, perStatement) {
+  const db = openPlain(path);
+  db.exec(DDL);
+  const t0 = clock();
+  const insert = db.transaction(() => {
+    let i = 0;
+    if (perStatement > 1) {
+      const many = db.prepare(`INSERT INTO "bench" VALUES ${new Array(perStatement).fill(tuple).join(", ")}`);
+      const flat = new Array(perStatement * COLUMNS.length);
+      for (; i + perStatement <= rows.length; i += perStatement) {
+        let p = 0;
+        for (let r = i; r < i + perStatement; r++) {
+          const row = rows[r];
+          for (let c = 0; c < row.length; c++) flat[p++] = row[c];
+        }
+        many.run(flat);
+      }
+    }
+    const one = db.prepare(`INSERT INTO "bench" VALUES ${tuple}`);
+    for (; i < rows.length; i++) one.run(rows[i]);
+  });
+  insert();
+  const ms = t0.stop();
+  db.close();
+  return ms;
+}
+
+/** The plain streaming read: iterate() with safe integers, raw arrays, in batches of 10,000. */
+function plainRead(path) {
+  const db = openPlain(path);
+  const t0 = clock();
+  let n = 0;
+  let batch = [];
+  for (const row of db.prepare('SELECT * FROM "bench"').raw(true).safeIntegers(true).iterate()) {
+    batch.push(row);
+    if (batch.length === BATCH) {
+      n += batch.length;
+      batch = [];
+    }
+  }
+  n += batch.length;
+  const ms = t0.stop();
+  db.close();
+  if (n !== ROWS) throw new Error(`plain read ${n} rows`);
+  return ms;
+}
+
+async function backendWrite(backend, batches) {
+  await backend.createDataset("bench");
+  const engine = await backend.getDatasetEngine("bench");
+  const t0 = clock();
+  const written = await backend.writeBatches("bench", COLUMNS, batches, { engine });
+  const ms = t0.stop();
+  if (written !== ROWS) throw new Error(`wrote ${written} rows`);
+  await backend.closeConnections();
+  return ms;
+}
+
+async function backendRead(backend) {
+  const engine = await backend.getDatasetEngine("bench");
+  const t0 = clock();
+  let n = 0;
+  for await (const batch of backend.readBatches("bench", { engine, batchSize: BATCH })) n += batch.rows.length;
+  const ms = t0.stop();
+  if (n !== ROWS) throw new Error(`read ${n} rows`);
+  await backend.closeConnections();
+  return ms;
+}
+
+/** Wall and CPU milliseconds since the call. */
+function clock() {
+  const wall = performance.now();
+  const cpu = process.cpuUsage();
+  return {
+    stop: () => {
+      const used = process.cpuUsage(cpu);
+      return { wall: performance.now() - wall, cpu: (used.user + used.system) / 1000 };
+    },
+  };
+}
+
+const rate = (ms) => Math.round((ROWS / ms) * 1000);
+const fmt = (n) => n.toLocaleString("en-US");
+
+async function main() {
+  console.log(`rows=${fmt(ROWS)} columns=${COLUMNS.length} rounds=${ROUNDS} node=${process.version} better-sqlite3 SQLite ${new Database(":memory:").prepare("select sqlite_version() v").get().v}`);
+  console.log(`loadavg before: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  const batches = valueBatches();
+  const plain = plainRows(batches);
+  const best = {};
+  const keep = (key, ms) => {
+    best[key] = { wall: Math.min(best[key]?.wall ?? Infinity, ms.wall), cpu: Math.min(best[key]?.cpu ?? Infinity, ms.cpu) };
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [name, Backend] of [
+      ["legacy", LegacySqliteStorageBackend],
+      ["new", SqliteStorageBackend],
+    ]) {
+      const home = mkdtempSync(join(tmpdir(), `mdm-bench-${name}-`));
+      const backend = new Backend({ homeDir: home });
+      keep(`${name} write`, await backendWrite(backend, batches));
+      keep(`${name} read`, await backendRead(backend));
+      await backend.close();
+      rmSync(home, { recursive: true, force: true });
+    }
+    for (const perStatement of [1, 32]) {
+      const dir = mkdtempSync(join(tmpdir(), "mdm-bench-plain-"));
+      const path = join(dir, "plain.sqlite");
+      keep(`plain write (${perStatement}-row INSERT)`, plainWrite(path, plain, perStatement));
+      keep("plain read", plainRead(path));
+      rmSync(dir, { recursive: true, force: true });
+    }
+    console.log(`round ${round + 1} done, loadavg ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+  }
+  console.log("");
+  console.log("| implementation | operation | best wall ms | rows/s (wall) | best CPU ms | rows/s (CPU) |");
+  console.log("|---|---|---:|---:|---:|---:|");
+  for (const [key, ms] of Object.entries(best)) {
+    const [name, ...op] = key.split(" ");
+    console.log(`| ${name} | ${op.join(" ")} | ${ms.wall.toFixed(0)} | ${fmt(rate(ms.wall))} | ${ms.cpu.toFixed(0)} | ${fmt(rate(ms.cpu))} |`);
+  }
+  console.log("");
+  for (const clockName of ["wall", "cpu"]) {
+    const t = (key) => best[key][clockName];
+    const plainWriteBest = Math.min(t("plain write (1-row INSERT)"), t("plain write (32-row INSERT)"));
+    console.log(`[${clockName}] new write / legacy write:        ${(t("legacy write") / t("new write")).toFixed(2)}x (target >= 1.2x)`);
+    console.log(`[${clockName}] new write / fastest plain write: ${((plainWriteBest / t("new write")) * 100).toFixed(0)}% (target >= 85%)`);
+    console.log(`[${clockName}] new read / plain read:           ${((t("plain read") / t("new read")) * 100).toFixed(0)}% (target >= 85%)`);
+    console.log(`[${clockName}] legacy read / plain read:        ${((t("plain read") / t("legacy read")) * 100).toFixed(0)}%`);
+  }
+  console.log(`loadavg after: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+}
+
+await main();
