@@ -1,6 +1,6 @@
 // `@mdm/testing/checks`: the conformance checks, fixtures and runner without vitest, for tools
 // (a validator, a CLI) that run the checks outside a test runner.
-export * from "./assert.js";
+export { ConformanceFailure, checkDeepEqual, checkEqual, checkRows, rejectsWith } from "./assert.js";
 export * from "./fixtures.js";
 export * from "./runner.js";
 export { conformanceChecks, type ConformanceCheck } from "./checks/index.js";

@@ -74,23 +74,31 @@ function validateOptions(options: Pick<ConformanceOptions, "createBackend">): vo
 }
 
 /**
- * Create a backend, run `fn` on it, then close it and call its cleanup (also when fn fails). A
- * failure of close or cleanup is reported only when fn itself passed.
+ * Create a backend, run `fn` on it, then close it and call its cleanup, whatever happened. The first
+ * failure (of fn, then close, then cleanup) is thrown.
  */
 export async function withConformanceBackend<T>(createBackend: CreateConformanceBackend, fn: (backend: IStorageBackend) => Promise<T>): Promise<T> {
   const target = await createBackend();
   if (!target || typeof target !== "object" || !target.backend) throw new TypeError("createBackend must return { backend, cleanup }");
-  let result: T;
+  const failures: unknown[] = [];
+  let result: T | undefined;
   try {
     result = await fn(target.backend);
   } catch (error) {
-    await target.backend.close().catch(() => undefined);
-    await Promise.resolve(target.cleanup?.()).catch(() => undefined);
-    throw error;
+    failures.push(error);
   }
-  await target.backend.close();
-  await target.cleanup?.();
-  return result;
+  try {
+    await target.backend.close();
+  } catch (error) {
+    failures.push(error);
+  }
+  try {
+    await target.cleanup?.();
+  } catch (error) {
+    failures.push(error);
+  }
+  if (failures.length > 0) throw failures[0];
+  return result as T;
 }
 
 /** Run one check on a fresh backend; never throws, returns passed or failed with the message. */
