@@ -283,7 +283,7 @@ export class StorageMigrator {
     let published = false;
     try {
       await target.createDatabase(stagingPath);
-      const stagingEngine = await target.getEngine(stagingPath);
+      let stagingEngine = await target.getEngine(stagingPath);
       const sourceSums = new Map<string, TableChecksum>();
       for (let i = 0; i < plans.length; i++) {
         const plan = plans[i] as TablePlan;
@@ -312,6 +312,11 @@ export class StorageMigrator {
       checkAbort();
 
       // --- verify (in staging, before anything is visible) -----------------------------------
+      // Verify what will be published: close the staging engine so the data reaches its final on-disk
+      // form (DuckDB's checkpoint compresses columns; its constant/RLE encodings once turned 0.0 into
+      // -0.0 here), then read it back from storage.
+      await target.releaseEngine(stagingEngine);
+      stagingEngine = await target.getEngine(stagingPath);
       if (verify !== "none") {
         progress({ phase: "verify", rowsDone: 0, rowsTotal: 0, rate: 0, etaSeconds: null });
         result.verification = await this.verify(source, target, sourceEngine, stagingEngine, plans, sourceSums, verify, batchSize, signal);

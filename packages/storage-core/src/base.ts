@@ -652,6 +652,15 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
     });
   }
 
+  releaseEngine(engine: StorageEngine): Promise<void> {
+    return this.run("release_engine", async () => {
+      if (typeof engine !== "object" || engine === null || typeof engine.database !== "string" || engine.backendType !== this.backendType) {
+        throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Not an engine of this ${this.backendType} backend`);
+      }
+      await this.closeEngineOf(engine.database);
+    });
+  }
+
   getConnection(engine?: StorageEngine): Promise<unknown> {
     return this.run("get_connection", async () => this._rawConnection((await this.engineEntryFor(engine)).engine));
   }

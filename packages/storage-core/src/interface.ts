@@ -55,6 +55,11 @@ export interface IStorageBackend {
   // --- databases and engines (original engine-level API) -------------------------------------
   /** `get_engine`: the engine of a database (file path, PostgreSQL database or schema name). */
   getEngine(databasePath: string): Promise<StorageEngine>;
+  /**
+   * Close the connections of one database: written data reaches its final on-disk form (a checkpoint in
+   * SQLite and DuckDB), and the next read comes from storage. The next use of the engine opens it again.
+   */
+  releaseEngine(engine: StorageEngine): Promise<void>;
   /** `get_connection`: the raw driver object behind an engine (better-sqlite3 Database, DuckDBConnection, pg Pool). */
   getConnection(engine?: StorageEngine): Promise<unknown>;
   /** `database_exists` */

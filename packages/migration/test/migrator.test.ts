@@ -1,0 +1,243 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { DatasetRegistry, ErrorCodes, MdmHome, type ColumnDef, type IStorageBackend } from "@mdm/storage-core";
+import { StorageMigrator, orderTables, type MigrationProgress } from "../src/index.js";
+import { environment, type Env } from "./support/backends.js";
+import { ALL_TYPES, allTypesRow, fingerprint, rows, writeDataset } from "./support/dataset.js";
+
+let env: Env;
+let source: IStorageBackend;
+let target: IStorageBackend;
+
+beforeEach(() => {
+  env = environment();
+  source = env.make("sqlite", "new");
+  target = env.make("duckdb", "new");
+});
+
+afterEach(async () => {
+  await env.cleanup();
+});
+
+function migrator(): StorageMigrator {
+  return new StorageMigrator({ source, target, home: env.home, lockDir: join(env.home, "locks") });
+}
+
+describe("StorageMigrator", () => {
+  it("moves every table, the metadata and the registry entry, and verifies them", async () => {
+    await writeDataset(source, "iris");
+    new DatasetRegistry(new MdmHome(env.home)).write({ name: "iris", database: { backend: "sqlite", path: source.getDatabasePath("iris") }, target_column: "flag" });
+    const before = await fingerprint(source, "iris");
+    const events: MigrationProgress[] = [];
+    const result = await migrator().migrateDataset("iris", { batchSize: 100, onProgress: (e) => events.push(e) });
+
+    expect(result.error).toBeNull();
+    expect(result.success).toBe(true);
+    expect(result.tablesMigrated).toEqual(["train", "test", "validation", "train_features", "_columns"]);
+    expect(result.rowsMigrated).toBe(1234 + 0 + 300 + 1234 + ALL_TYPES.length);
+    expect(result.verification?.passed).toBe(true);
+    expect(result.verification?.checks.filter((c) => c.check === "checksum")).toHaveLength(5);
+    expect(result.bytes).toBeGreaterThan(0);
+
+    expect(await fingerprint(target, "iris")).toEqual(before);
+    const metadata = await target.getMetadata("iris");
+    expect(metadata).toMatchObject({ description: "migration fixture", target: "flag", id_columns: ["id"], version: 3, migrated_from: "sqlite:new", migrated_to: "duckdb:new" });
+    expect(typeof metadata.migration_date).toBe("string");
+    // The source is untouched, and still there (removeSource is off by default).
+    expect(await fingerprint(source, "iris")).toEqual(before);
+    // The registry points at the target only now.
+    const entry = new DatasetRegistry(new MdmHome(env.home)).read("iris");
+    expect(entry.database).toEqual({ backend: "duckdb", path: target.getDatabasePath("iris") });
+    expect(entry.target_column).toBe("flag");
+
+    // Progress: per table and batch, monotonic, ending at the exact totals.
+    const train = events.filter((e) => e.phase === "copy" && e.table === "train").map((e) => e.rowsDone);
+    expect(train).toEqual([...train].sort((a, b) => a - b));
+    expect(train.at(-1)).toBe(1234);
+    expect(train.filter((n) => n % 100 === 0).length).toBeGreaterThanOrEqual(12);
+    expect(events.at(-1)?.phase).toBe("done");
+    // No staging left behind, no lock left behind.
+    expect(await target.listStagingPaths("iris")).toEqual([]);
+    expect(readdirSync(join(env.home, "locks"))).toEqual([]);
+  });
+
+  it("copies a table whose size is an exact multiple of the batch size, an empty table, and one of many batches exactly", async () => {
+    await source.createDataset("shapes");
+    const engine = await source.getDatasetEngine("shapes");
+    const cols: ColumnDef[] = [
+      { name: "id", type: "int64" },
+      { name: "v", type: "text" },
+    ];
+    await source.writeBatches("exact", cols, rows(500, (i) => [BigInt(i), `v${i}`]), { engine });
+    await source.writeBatches("empty", cols, [], { engine });
+    await source.writeBatches("many", cols, rows(1037, (i) => [BigInt(i), `w${i}`]), { engine });
+    const result = await migrator().migrateDataset("shapes", { batchSize: 100 });
+    expect(result.error).toBeNull();
+    const t = await target.getDatasetEngine("shapes");
+    for (const [table, count] of [["exact", 500], ["empty", 0], ["many", 1037]] as const) {
+      const data = await target.readTable(table, { engine: t, orderBy: ["id"] });
+      expect(data.rows.length).toBe(count);
+      // Every id exactly once: the original's repeated first batch cannot come back.
+      expect(data.rows.map((r) => r.id)).toEqual(Array.from({ length: count }, (_, i) => BigInt(i)));
+    }
+  });
+
+  it("refuses an existing target by default and leaves it untouched; overwrite replaces it after verification", async () => {
+    await writeDataset(source, "taken", { train: 50, validation: 10 });
+    await target.createDataset("taken", { metadata: { owner: "someone else" } });
+    await target.saveData("taken", [{ keep: 1n }], "precious");
+    const refused = await migrator().migrateDataset("taken");
+    expect(refused.success).toBe(false);
+    expect(refused.error?.code).toBe(ErrorCodes.DATASET_EXISTS);
+    expect(await target.listTables("taken")).toEqual(["precious"]);
+    expect((await target.getMetadata("taken")).owner).toBe("someone else");
+
+    const replaced = await migrator().migrateDataset("taken", { overwrite: true });
+    expect(replaced.error).toBeNull();
+    expect(await target.listTables("taken")).toEqual(["test", "train", "train_features", "validation"]);
+    expect(await fingerprint(target, "taken")).toEqual(await fingerprint(source, "taken"));
+  });
+
+  it("catches a value corrupted on its way to staging before publishing, naming table and column", async () => {
+    await writeDataset(source, "corrupt", { train: 300, validation: 10 });
+    new DatasetRegistry(new MdmHome(env.home)).write({ name: "corrupt", database: { backend: "sqlite", path: source.getDatabasePath("corrupt") } });
+    const result = await migrator().migrateDataset("corrupt", {
+      batchSize: 64,
+      transformBatch: (table, batch) => (table === "train" ? batch.map((row) => (row[0] === 200n ? row.map((v, i) => (i === 4 ? "tampered" : v)) : row)) : batch),
+    });
+    expect(result.success).toBe(false);
+    expect(result.error?.code).toBe(ErrorCodes.VERIFICATION_FAILED);
+    expect(result.error?.message).toContain("train");
+    const failed = result.verification?.checks.find((c) => c.check === "checksum" && !c.matches);
+    expect(failed?.table).toBe("train");
+    expect(failed?.columns).toEqual(["label"]);
+    expect(await target.datasetExists("corrupt")).toBe(false);
+    expect(await target.listStagingPaths("corrupt")).toEqual([]);
+    expect(new DatasetRegistry(new MdmHome(env.home)).read("corrupt").database.backend).toBe("sqlite");
+  });
+
+  it("catches a swapped pair of duplicate rows ((A,A) → (B,B) with the same count)", async () => {
+    await source.createDataset("dups");
+    const engine = await source.getDatasetEngine("dups");
+    const cols: ColumnDef[] = [{ name: "v", type: "text" }];
+    await source.writeBatches("t", cols, [[["A"], ["A"], ["B"], ["B"], ["C"]]], { engine });
+    const result = await migrator().migrateDataset("dups", {
+      transformBatch: (_t, batch) => batch.map((row) => (row[0] === "A" ? ["C"] : row[0] === "C" ? ["A"] : row)),
+    });
+    // A,A,B,B,C → C,C,B,B,A: same count; an XOR of row hashes would miss (A,A)→(C,C) pairs, a sum does not.
+    expect(result.error?.code).toBe(ErrorCodes.VERIFICATION_FAILED);
+  });
+
+  it("refuses in preflight a value the target cannot hold, naming table, column and row, before writing anything", async () => {
+    const sqliteTarget = env.make("sqlite", "legacy");
+    const duck = env.make("duckdb", "new");
+    await duck.createDataset("nans");
+    const engine = await duck.getDatasetEngine("nans");
+    await duck.writeBatches("train", [{ name: "id", type: "int64" }, { name: "x", type: "float64" }], [[[0n, 1.5], [1n, 2.5], [2n, Number.NaN], [3n, 4]]], { engine });
+    const result = await new StorageMigrator({ source: duck, target: sqliteTarget, home: null, lockDir: join(env.home, "locks") }).migrateDataset("nans");
+    expect(result.success).toBe(false);
+    expect(result.error?.code).toBe(ErrorCodes.UNSUPPORTED_VALUE);
+    expect(result.error?.message).toMatch(/table "train", column "x", row 2/);
+    expect(await sqliteTarget.datasetExists("nans")).toBe(false);
+    expect(existsSync(join(env.home, "datasets", "nans", "nans.sqlite"))).toBe(false);
+  });
+
+  it("lets only one of two concurrent migrations of the same dataset run; the other fails with MDM_LOCKED", async () => {
+    await writeDataset(source, "race", { train: 3000, validation: 100 });
+    const [a, b] = await Promise.all([migrator().migrateDataset("race", { batchSize: 200 }), migrator().migrateDataset("race", { batchSize: 200 })]);
+    const codes = [a.error?.code ?? "ok", b.error?.code ?? "ok"].sort();
+    expect(codes).toEqual(["MDM_LOCKED", "ok"]);
+    expect(await fingerprint(target, "race")).toEqual(await fingerprint(source, "race"));
+  });
+
+  it("aborts on an AbortSignal: staging removed, nothing at the target, the source untouched", async () => {
+    await writeDataset(source, "abort", { train: 5000, validation: 10 });
+    const before = await fingerprint(source, "abort");
+    const controller = new AbortController();
+    const result = await migrator().migrateDataset("abort", {
+      batchSize: 100,
+      onProgress: (e) => {
+        if (e.phase === "copy" && e.rowsDone >= 1000) controller.abort();
+      },
+      signal: controller.signal,
+    });
+    expect(result.success).toBe(false);
+    expect(result.error?.code).toBe(ErrorCodes.ABORTED);
+    expect(await target.datasetExists("abort")).toBe(false);
+    expect(await target.listStagingPaths("abort")).toEqual([]);
+    expect(await fingerprint(source, "abort")).toEqual(before);
+  });
+
+  it("removes the source only after a verified migration when asked", async () => {
+    await writeDataset(source, "move", { train: 20, validation: 5 });
+    const result = await migrator().migrateDataset("move", { removeSource: true, verify: "count" });
+    expect(result.error).toBeNull();
+    expect(result.verification?.mode).toBe("count");
+    expect(result.verification?.checks.some((c) => c.check === "checksum")).toBe(false);
+    expect(await source.datasetExists("move")).toBe(false);
+    expect(await target.datasetExists("move")).toBe(true);
+  });
+
+  it("fails with MDM_DATASET_NOT_FOUND for a missing source and MDM_INVALID_NAME for a hostile name, creating nothing", async () => {
+    const missing = await migrator().migrateDataset("nothing_here");
+    expect(missing.error?.code).toBe(ErrorCodes.DATASET_NOT_FOUND);
+    const hostile = await migrator().migrateDataset("../../etc");
+    expect(hostile.error?.code).toBe(ErrorCodes.INVALID_NAME);
+    expect(await target.listDatasets()).toEqual([]);
+  });
+
+  it("migrateAllDatasets works without a list, goes on after a failure and sums up", async () => {
+    await writeDataset(source, "one", { train: 10, validation: 2 });
+    await writeDataset(source, "two", { train: 20, validation: 2 });
+    await writeDataset(source, "three", { train: 30, validation: 2 });
+    await target.createDataset("two"); // makes "two" fail: the target exists
+    const summary = await migrator().migrateAllDatasets(undefined, { concurrency: 2 });
+    expect(summary.total).toBe(3);
+    expect(summary.succeeded).toBe(2);
+    expect(summary.failures).toEqual([{ dataset: "two", code: ErrorCodes.DATASET_EXISTS, message: expect.any(String) }]);
+    expect(summary.results.map((r) => r.dataset)).toEqual(["one", "three", "two"]);
+    expect(summary.totalRows).toBe(summary.results.reduce((n, r) => n + r.rowsMigrated, 0));
+    expect(await target.listDatasets()).toEqual(["one", "three", "two"]);
+  });
+
+  it("cleans up the staging files a killed run left, then succeeds", async () => {
+    await writeDataset(source, "leftover", { train: 40, validation: 4 });
+    // A run killed after creating its staging database.
+    const stale = target.getStagingPath("leftover", "deadbeef");
+    await target.createDatabase(stale);
+    const engine = await target.getEngine(stale);
+    await target.writeBatches("train", ALL_TYPES, rows(3, allTypesRow), { engine });
+    await target.closeConnections();
+    expect(await target.datasetExists("leftover")).toBe(false);
+    const result = await migrator().migrateDataset("leftover");
+    expect(result.error).toBeNull();
+    expect(await target.listStagingPaths("leftover")).toEqual([]);
+    expect(await fingerprint(target, "leftover")).toEqual(await fingerprint(source, "leftover"));
+  });
+
+  it("orders tables deterministically: data tables, others, feature tables, MDM tables", () => {
+    expect(orderTables(["_statistics", "zeta", "train_features", "test", "sample_submission", "train", "alpha", "validation", "data", "_columns", "test_features"])).toEqual([
+      "train",
+      "test",
+      "validation",
+      "sample_submission",
+      "data",
+      "alpha",
+      "zeta",
+      "train_features",
+      "test_features",
+      "_columns",
+      "_statistics",
+    ]);
+  });
+
+  it("never writes a password into the registry it updates", async () => {
+    await writeDataset(source, "reg", { train: 5, validation: 1 });
+    new DatasetRegistry(new MdmHome(env.home)).write({ name: "reg", database: { backend: "sqlite", path: source.getDatabasePath("reg") } });
+    await migrator().migrateDataset("reg");
+    const text = readFileSync(new MdmHome(env.home).registryFile("reg"), "utf8");
+    expect(text).toContain("backend: duckdb");
+    expect(text).not.toMatch(/password/i);
+  });
+});
