@@ -4,7 +4,7 @@ export { ConformanceFailure, checkDeepEqual, checkEqual, checkRows, rejectsWith 
 export * from "./fixtures.js";
 export * from "./runner.js";
 export { conformanceChecks, type ConformanceCheck } from "./checks/index.js";
-export { checkFidelity, describeFidelityFailures, fidelityCheckTitle, EVERY_TYPE_COLUMNS, type FidelityOutcome, type FidelityReport, type FidelityValueResult } from "./checks/fidelity.js";
+export { checkFidelity, describeFidelityFailures, fidelityCheckTitle, type FidelityOutcome, type FidelityReport, type FidelityValueResult } from "./checks/fidelity.js";
 export { HOSTILE_DATASET_NAMES, HOSTILE_TABLE_NAMES } from "./checks/names.js";
-export { defineCheck } from "./checks/support.js";
+export { EVERY_TYPE_COLUMNS, defineCheck } from "./checks/support.js";
 export { MemoryStorageBackend, MemoryStore, MemoryDatabase, compareValues, type MemoryBackendOptions, type MemoryEngine, type MemorySession } from "./memory-backend.js";

@@ -10,7 +10,7 @@ import {
 } from "@mdm/storage-core";
 import { ConformanceFailure, rejectsWith, show } from "../assert.js";
 import { columnMayBeRefused, expectedOutcome, fidelityFixtures, type FidelityExpectation, type FidelityFixture, type FidelityValue } from "../fixtures.js";
-import { defineCheck, openDataset, type ConformanceCheck } from "./support.js";
+import { EVERY_TYPE_COLUMNS, defineCheck, openDataset, type ConformanceCheck } from "./support.js";
 
 const ID: ColumnDef = { name: "id", type: "int64" };
 
@@ -191,21 +191,6 @@ export function describeFidelityFailures(report: FidelityReport): string {
   for (const p of report.problems) lines.push(`  ${p}`);
   return `fidelity fixture ${JSON.stringify(report.fixture)} failed:\n${lines.join("\n")}`;
 }
-
-/** Columns of every logical type, for the all-NULL row (reliability.md A24). */
-export const EVERY_TYPE_COLUMNS: ColumnDef[] = [
-  { name: "b", type: "boolean" },
-  { name: "i", type: "int64" },
-  { name: "f", type: "float64" },
-  { name: "d", type: "decimal", precision: 18, scale: 4 },
-  { name: "du", type: "decimal" },
-  { name: "s", type: "text" },
-  { name: "x", type: "blob" },
-  { name: "day", type: "date" },
-  { name: "at", type: "timestamp" },
-  { name: "attz", type: "timestamptz" },
-  { name: "j", type: "json" },
-];
 
 export function fidelityCheckTitle(fixture: FidelityFixture): string {
   return `fidelity: ${fixture.name}`;

@@ -1,6 +1,6 @@
 import { ErrorCodes, type ColumnDef, type Value } from "@mdm/storage-core";
 import { check, checkDeepEqual, checkEqual, checkValue, rejectsWith } from "../assert.js";
-import { SAMPLE_COLUMNS, SAMPLE_ROWS, defineCheck, frame, openDataset, sampleFrame, typesOf, type ConformanceCheck } from "./support.js";
+import { EVERY_TYPE_COLUMNS, SAMPLE_COLUMNS, SAMPLE_ROWS, defineCheck, frame, openDataset, sampleFrame, typesOf, type ConformanceCheck } from "./support.js";
 
 const G = "table info";
 
@@ -22,23 +22,12 @@ export const infoChecks: ConformanceCheck[] = [
 
   defineCheck(G, "getTableInfo keeps every logical type and decimal precision", async (backend) => {
     const engine = await openDataset(backend);
-    const columns: ColumnDef[] = [
-      { name: "b", type: "boolean" },
-      { name: "i", type: "int64" },
-      { name: "f", type: "float64" },
-      { name: "d", type: "decimal", precision: 12, scale: 3 },
-      { name: "s", type: "text" },
-      { name: "x", type: "blob" },
-      { name: "day", type: "date" },
-      { name: "at", type: "timestamp" },
-      { name: "attz", type: "timestamptz" },
-      { name: "j", type: "json" },
-    ];
+    const columns = EVERY_TYPE_COLUMNS;
     await backend.createTableFromDataFrame({ columns, rows: [] }, "typed", engine);
     const info = await backend.getTableInfo("typed", engine);
     checkDeepEqual(typesOf(info.columns), typesOf(columns), "logical types");
     const d = info.columns.find((c) => c.name === "d");
-    check(d?.precision === undefined || (d.precision === 12 && d.scale === 3), `decimal(12,3) read back as precision ${d?.precision}, scale ${d?.scale}`);
+    check(d?.precision === undefined || (d.precision === 18 && d.scale === 4), `decimal(18,4) read back as precision ${d?.precision}, scale ${d?.scale}`);
   }),
 
   defineCheck(G, "getColumns returns the column names in table order", async (backend) => {

@@ -97,3 +97,18 @@ export function typesOf(columns: readonly ColumnDef[]): Array<[string, string]> 
 export function quoteName(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
+
+/** Columns of every logical type, (the all-NULL row of reliability.md A24, schema checks). */
+export const EVERY_TYPE_COLUMNS: ColumnDef[] = [
+  { name: "b", type: "boolean" },
+  { name: "i", type: "int64" },
+  { name: "f", type: "float64" },
+  { name: "d", type: "decimal", precision: 18, scale: 4 },
+  { name: "du", type: "decimal" },
+  { name: "s", type: "text" },
+  { name: "x", type: "blob" },
+  { name: "day", type: "date" },
+  { name: "at", type: "timestamp" },
+  { name: "attz", type: "timestamptz" },
+  { name: "j", type: "json" },
+];
