@@ -1,11 +1,10 @@
 import { createRequire } from "node:module";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { inspect } from "node:util";
 import { describe, expect, test } from "vitest";
 import { ErrorCodes, MdmError, isMdmError, redactSecrets, toMdmError } from "../src/index.js";
+import { coreDist } from "./helpers/core-dist.js";
 
-const dist = resolve(dirname(fileURLToPath(import.meta.url)), "../dist");
 type CoreErrors = { MdmError: typeof MdmError; isMdmError: typeof isMdmError; ErrorCodes: typeof ErrorCodes };
 
 describe("MdmError", () => {
@@ -43,8 +42,9 @@ describe("isMdmError brand check", () => {
   });
 
   test("works across the ESM and CJS builds of the package, both ways", async () => {
-    const cjs = createRequire(import.meta.url)(resolve(dist, "index.cjs")) as CoreErrors;
-    const esm = (await import(pathToFileURL(resolve(dist, "index.js")).href)) as CoreErrors;
+    const built = await coreDist();
+    const cjs = createRequire(import.meta.url)(built.cjs) as CoreErrors;
+    const esm = (await import(pathToFileURL(built.esm).href)) as CoreErrors;
     expect(cjs.MdmError).not.toBe(esm.MdmError); // really two copies
     expect(cjs.MdmError).not.toBe(MdmError);
     const fromCjs = new cjs.MdmError(cjs.ErrorCodes.LOCKED, "from cjs");

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, test } from "vitest";
 import {
   BACKEND_PACKAGES,
   ErrorCodes,
@@ -14,12 +14,17 @@ import {
   type FallbackEvent,
   type IStorageBackend,
 } from "../src/index.js";
-import { writeFakeBackendPackage } from "./helpers/fake-backend-package.js";
+import { coreDist } from "./helpers/core-dist.js";
+import { useCoreEntry, writeFakeBackendPackage } from "./helpers/fake-backend-package.js";
 import { asyncCodeOf } from "./helpers/error-code.js";
 import { isolateModuleResolution } from "./helpers/isolated-resolution.js";
 import { tempDir } from "./helpers/temp-dir.js";
 
 isolateModuleResolution();
+
+beforeAll(async () => {
+  useCoreEntry((await coreDist()).esm);
+});
 
 /** A manager over a temp MDM home, resolving packages only from `root`. */
 function managerIn(root: string, env: NodeJS.ProcessEnv = {}) {
@@ -387,12 +392,11 @@ describe("process-wide helpers", () => {
 });
 
 describe("the published builds resolve packages too", () => {
-  test.each(["index.js", "index.cjs"])("dist/%s loads a backend package by name", async (file) => {
+  test.each(["esm", "cjs"] as const)("the %s build loads a backend package by name", async (format) => {
     const { createRequire } = await import("node:module");
     const { pathToFileURL } = await import("node:url");
-    const { CORE_DIST_ESM } = await import("./helpers/fake-backend-package.js");
-    const entry = join(CORE_DIST_ESM, "..", file);
-    const core = (file.endsWith(".cjs") ? createRequire(import.meta.url)(entry) : await import(pathToFileURL(entry).href)) as typeof import("../src/index.js");
+    const entry = (await coreDist())[format];
+    const core = (format === "cjs" ? createRequire(import.meta.url)(entry) : await import(pathToFileURL(entry).href)) as typeof import("../src/index.js");
     const root = tempDir();
     sqlitePackages(root);
     const home = join(root, "home");

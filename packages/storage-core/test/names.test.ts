@@ -48,6 +48,7 @@ describe("normalizeDatasetName", () => {
     ["300 characters", "b".repeat(300)],
     ["unicode letters", "Ünïcødé"],
     ["emoji", "data😀"],
+    ["a Kelvin sign that lower-cases to ASCII k", "\u212Aaggle"],
     ["cyrillic a", "\u0430bc"],
     ["leading dash", "-rf"],
     ["only a dash", "-"],

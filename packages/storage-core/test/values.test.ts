@@ -146,6 +146,24 @@ describe("SqlTimestamp (A20, A21)", () => {
   });
 });
 
+describe("independent of the process time zone (A19, A20)", () => {
+  test.each(["UTC", "Europe/Rome", "America/Los_Angeles", "Pacific/Kiritimati"])("TZ=%s gives the same dates and microseconds", (tz) => {
+    const saved = process.env.TZ;
+    process.env.TZ = tz; // Node applies a TZ change at once
+    try {
+      expect(new Date(2024, 0, 1).getTimezoneOffset()).toBe(tz === "Europe/Rome" ? -60 : tz === "America/Los_Angeles" ? 480 : tz === "Pacific/Kiritimati" ? -840 : 0);
+      const out = ["1960-01-01 00:00:00.000001", "2024-03-31 02:30:00", "1969-12-31 23:59:59.999999", "2024-01-01 00:00:00+05"].map((t) => SqlTimestamp.parse(t).micros);
+      expect(out).toEqual([-315619199999999n, 1711852200000000n, -1n, 1704049200000000n]);
+      expect(SqlDate.parse("1960-06-02").days).toBe(-3500);
+      expect(SqlDate.parse("0001-01-01").toString()).toBe("0001-01-01");
+      expect(SqlTimestamp.parse("2024-03-31 02:30:00").toString()).toBe("2024-03-31 02:30:00.000000");
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
+});
+
 describe("decimals (A9, A10, A11)", () => {
   test.each([
     ["12345678901234567890.1234567890", "12345678901234567890.1234567890", "12345678901234567890.123456789"],
@@ -168,6 +186,9 @@ describe("decimals (A9, A10, A11)", () => {
   ])("%s → plain %s, canonical %s", (text, plain, canonical) => {
     expect(plainDecimal(text)).toBe(plain);
     expect(canonicalDecimal(text)).toBe(canonical);
+    // the plain form is a fixed point: writing it again changes nothing
+    expect(plainDecimal(plain)).toBe(plain);
+    expect(canonicalDecimal(canonical)).toBe(canonical);
   });
 
   test("an exponent no engine can hold is refused quickly, not expanded into megabytes", () => {

@@ -1,9 +1,13 @@
 import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 
-/** The built ESM entry of this package: the fake backend packages import core like any backend package would. */
-export const CORE_DIST_ESM = resolve(dirname(fileURLToPath(import.meta.url)), "../../dist/index.js");
+let coreEntry: string | undefined;
+
+/** The built ESM entry of core that fake packages import, like any backend package would (see coreDist()). */
+export function useCoreEntry(esmEntry: string): void {
+  coreEntry = esmEntry;
+}
 
 export interface FakePackageOptions {
   /** e.g. "@mdm/storage-sqlite" */
@@ -55,7 +59,8 @@ export function writeFakeBackendPackage(root: string, options: FakePackageOption
 };`;
     }
   })();
-  const source = `import { BaseStorageBackend, MdmError, ErrorCodes } from ${JSON.stringify(pathToFileURL(CORE_DIST_ESM).href)};
+  if (!coreEntry) throw new Error("call useCoreEntry((await coreDist()).esm) first");
+  const source = `import { BaseStorageBackend, MdmError, ErrorCodes } from ${JSON.stringify(pathToFileURL(coreEntry).href)};
 
 export const created = [];
 
