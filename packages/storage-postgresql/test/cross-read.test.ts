@@ -1,32 +1,21 @@
 /** Both implementations use the same layout: what one writes, the other reads, value for value. */
 import { afterAll, describe, expect, it } from "vitest";
 import { SqlDate, SqlTimestamp, valuesEqual, type ColumnDef, type Value } from "@mdm/storage-core";
+import { EVERY_TYPE_COLUMNS } from "@mdm/testing";
 import { LegacyPostgresqlStorageBackend } from "../../storage-postgresql-legacy/src/index.js";
 import { PostgresqlStorageBackend } from "../src/index.js";
 import { dropPrefixedDatabases, serverAvailable, serverConfig, uniquePrefix } from "./support/server.js";
 
 const prefix = uniquePrefix();
-const columns: ColumnDef[] = [
-  { name: "id", type: "int64", nullable: false },
-  { name: "f", type: "float64" },
-  { name: "d", type: "decimal", precision: 20, scale: 4 },
-  { name: "u", type: "decimal" },
-  { name: "b", type: "boolean" },
-  { name: "t", type: "text" },
-  { name: "x", type: "blob" },
-  { name: "day", type: "date" },
-  { name: "ts", type: "timestamp" },
-  { name: "tz", type: "timestamptz" },
-  { name: "j", type: "json" },
-];
+const columns: ColumnDef[] = EVERY_TYPE_COLUMNS;
 
 function makeRows(n: number): Value[][] {
   return Array.from({ length: n }, (_, i) => [
+    i % 3 === 0 ? null : i % 2 === 0,
     BigInt(i) * 1_000_000_007n - 2n ** 62n,
     [NaN, -0, Infinity, -Infinity, 0.1 + i, null][i % 6] as Value,
     i % 7 === 0 ? null : `${i}.${String(i % 10000).padStart(4, "0")}`,
-    ["NaN", "Infinity", "-Infinity", `${i}e-30`, null][i % 5] === undefined ? null : (["NaN", "Infinity", "-Infinity", `0.${"0".repeat(29)}${i}`, null][i % 5] as Value),
-    i % 3 === 0 ? null : i % 2 === 0,
+    ["NaN", "Infinity", "-Infinity", `0.${"0".repeat(29)}${i}`, null][i % 5] as Value,
     i % 4 === 0 ? "" : `row ${i}\t"quoted" \\ \n😀`,
     i % 5 === 0 ? new Uint8Array() : new Uint8Array([i % 256, 0, 255]),
     new SqlDate(i - 800_000),
@@ -63,7 +52,7 @@ describe.skipIf(!serverAvailable)("cross-read between legacy and new", () => {
         columns.map((c) => ({ ...c, nullable: c.nullable ?? true })),
       );
       const read: Value[][] = [];
-      for await (const batch of reader.readBatches("data", { engine, orderBy: ["id"], batchSize: 700 })) read.push(...batch.rows);
+      for await (const batch of reader.readBatches("data", { engine, orderBy: ["i"], batchSize: 700 })) read.push(...batch.rows);
       expect(read).toHaveLength(rows.length);
       for (let r = 0; r < rows.length; r++) {
         for (let c = 0; c < columns.length; c++) {
