@@ -126,6 +126,23 @@ describe("engines and databases (original engine-level API)", () => {
     await b.close();
   });
 
+  test("releaseEngine closes one database's engine; the next use reopens it from storage", async () => {
+    const b = backend();
+    const dir = tempDir();
+    const keep = await b.getEngine(`${dir}/keep.sqlite`);
+    const engine = await b.getEngine(`${dir}/r.sqlite`);
+    await b.writeTable("t", [{ a: 1n }], { engine });
+    const { opens, closes } = { opens: b.calls.open, closes: b.calls.close };
+    await b.releaseEngine(engine);
+    expect(b.calls.close).toBe(closes + 1);
+    expect((await b.readTable("t", { engine })).rows).toEqual([{ a: 1n }]); // re-read from the file
+    expect(b.calls.open).toBe(opens + 1);
+    expect(await b.tableExists("t", keep)).toBe(false); // the other engine stayed open
+    expect(await asyncCodeOf(b.releaseEngine({ backendType: "duckdb", database: "x", id: 0 }))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(await asyncCodeOf(b.releaseEngine(null as never))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    await b.close();
+  });
+
   test("maxOpenEngines closes the least recently used engine", async () => {
     const b = backend({ maxOpenEngines: 2 });
     const dir = tempDir();
