@@ -1,0 +1,112 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DatasetRegistry, MdmHome, type IStorageBackend } from "@mdm/storage-core";
+import { StorageMigrator } from "../src/index.js";
+import { environment, type Env } from "./support/backends.js";
+import { ALL_TYPES, allTypesRow, fingerprint, rows } from "./support/dataset.js";
+
+const CHILD = fileURLToPath(new URL("./support/migrate-child.mjs", import.meta.url));
+const ROWS = 150_000;
+
+type Trigger = { phase: string; minRows?: number; table?: string };
+
+/** Run the child migration and SIGKILL it at the first progress line that matches the trigger. */
+function runAndKill(home: string, dataset: string, trigger: Trigger): Promise<{ killed: boolean; lines: string[] }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CHILD, home, dataset], { stdio: ["ignore", "pipe", "pipe"] });
+    const lines: string[] = [];
+    let killed = false;
+    let buffer = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      buffer += chunk.toString();
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        lines.push(line);
+        const event = JSON.parse(line) as { phase?: string; rowsDone?: number; table?: string };
+        if (!killed && event.phase === trigger.phase && (trigger.minRows === undefined || (event.rowsDone ?? 0) >= trigger.minRows) && (trigger.table === undefined || event.table === trigger.table)) {
+          killed = true;
+          child.kill("SIGKILL");
+        }
+      }
+    });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on("error", reject);
+    child.on("exit", (code, signal) => {
+      if (!killed && code !== 0) reject(new Error(`child failed (${code ?? signal}): ${stderr}`));
+      else resolve({ killed: killed && signal === "SIGKILL", lines });
+    });
+  });
+}
+
+describe("a migration killed with SIGKILL", () => {
+  let env: Env;
+  let source: IStorageBackend;
+  let target: IStorageBackend;
+  let sourceFile: string;
+  let sourceHash: string;
+  let expected: Awaited<ReturnType<typeof fingerprint>>;
+  const sha = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex");
+
+  beforeAll(async () => {
+    env = environment();
+    source = env.make("sqlite", "new");
+    target = env.make("duckdb", "new");
+    await source.createDataset("big", { metadata: { description: "killed and resumed" } });
+    const engine = await source.getDatasetEngine("big");
+    await source.writeBatches("train", ALL_TYPES, rows(ROWS, allTypesRow, 5000), { engine });
+    await source.writeBatches("test", ALL_TYPES, rows(20_000, (i) => allTypesRow(i + ROWS), 5000), { engine });
+    new DatasetRegistry(new MdmHome(env.home)).write({ name: "big", database: { backend: "sqlite", path: source.getDatabasePath("big") } });
+    expected = await fingerprint(source, "big");
+    await source.close(); // checkpointed: the file alone is the source
+    sourceFile = source.getDatabasePath("big");
+    sourceHash = sha(sourceFile);
+  }, 120_000);
+
+  afterAll(async () => {
+    await env.cleanup();
+  });
+
+  const moments: Array<[string, Trigger]> = [
+    ["at the start of the copy", { phase: "copy", minRows: 1 }],
+    ["in the middle of the first table", { phase: "copy", minRows: 60_000, table: "train" }],
+    ["in the second table", { phase: "copy", table: "test" }],
+    ["during verification", { phase: "verify" }],
+    ["when publishing begins", { phase: "publish" }],
+  ];
+
+  it.each(moments)("%s: the source is byte-identical, no partial dataset is visible, and a rerun succeeds", async (_label, trigger) => {
+    const { killed } = await runAndKill(env.home, "big", trigger);
+    expect(killed).toBe(true);
+    expect(sha(sourceFile)).toBe(sourceHash);
+    const registry = new DatasetRegistry(new MdmHome(env.home));
+    const check = env.make("duckdb", "new");
+    if (await check.datasetExists("big")) {
+      // Killed after the atomic rename: the whole dataset, never a part of it.
+      expect(await fingerprint(check, "big")).toEqual(expected);
+      await check.dropDataset("big");
+    } else {
+      expect(registry.read("big").database.backend).toBe("sqlite");
+    }
+    await check.close();
+    // The rerun cleans the leftovers (staging file, stale lock of the dead process) and completes.
+    const rerunSource = env.make("sqlite", "new");
+    const rerunTarget = env.make("duckdb", "new");
+    const result = await new StorageMigrator({ source: rerunSource, target: rerunTarget, home: env.home }).migrateDataset("big", { batchSize: 5000 });
+    expect(result.error).toBeNull();
+    expect(await rerunTarget.listStagingPaths("big")).toEqual([]);
+    expect(await fingerprint(rerunTarget, "big")).toEqual(expected);
+    expect(registry.read("big").database.backend).toBe("duckdb");
+    // Back to the starting point for the next moment.
+    await rerunTarget.dropDataset("big");
+    registry.write({ ...registry.read("big"), database: { backend: "sqlite", path: sourceFile } });
+    await rerunSource.close();
+    await rerunTarget.close();
+    expect(sha(sourceFile)).toBe(sourceHash);
+  }, 120_000);
+});
