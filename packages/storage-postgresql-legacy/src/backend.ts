@@ -3,6 +3,7 @@ import {
   BaseStorageBackend,
   MdmError,
   defaultConfig,
+  isMdmError,
   mapPostgresError,
   pgConnectWithPlan,
   pgConnectionConfig,
@@ -214,7 +215,7 @@ export class LegacyPostgresqlStorageBackend extends BaseStorageBackend<LegacyEng
 
   protected async _release(_engine: LegacyEngine, session: pg.PoolClient, error?: unknown): Promise<void> {
     // A connection that broke is destroyed; one that saw an SQL error is fine to reuse.
-    const broken = error !== undefined && !(error instanceof pg.DatabaseError) && !(error instanceof MdmError);
+    const broken = error !== undefined && !(error instanceof pg.DatabaseError) && !isMdmError(error);
     session.release(broken);
   }
 
@@ -281,7 +282,7 @@ export class LegacyPostgresqlStorageBackend extends BaseStorageBackend<LegacyEng
   }
 
   protected _mapError(error: unknown, context: string, database?: string): MdmError {
-    if (error instanceof MdmError) return error;
+    if (isMdmError(error)) return error;
     return mapPostgresError(error, context, { host: this.config.host, port: this.config.port, user: this.config.user, database, secrets: [this.#password] });
   }
 
@@ -294,7 +295,7 @@ export class LegacyPostgresqlStorageBackend extends BaseStorageBackend<LegacyEng
   }
 
   protected override async _databaseSize(engine: LegacyEngine): Promise<number> {
-    const result = await pgQuery(engine.pool as unknown as pg.PoolClient, "SELECT pg_database_size(current_database())", [], [{ name: "size", type: "int64" }]);
+    const result = await pgQuery(engine.pool, "SELECT pg_database_size(current_database())", [], [{ name: "size", type: "int64" }]);
     return Number(result.rows[0]?.[0] ?? 0);
   }
 }

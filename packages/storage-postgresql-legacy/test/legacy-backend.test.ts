@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ErrorCodes, isMdmError, type ColumnDef, type Value } from "@mdm/storage-core";
+import { ErrorCodes, StorageBackendManager, defaultConfig, isMdmError, type ColumnDef, type Value } from "@mdm/storage-core";
 import { LegacyPostgresqlStorageBackend, MAX_BIND_PARAMETERS, backendFactory } from "../src/index.js";
 import { columns, expectRoundTrip, rows } from "../../storage-postgresql/test/support/every-type.js";
 import { adminClient, dropPrefixedDatabases, serverAvailable, serverConfig, uniquePrefix } from "../../storage-postgresql/test/support/server.js";
@@ -66,10 +66,17 @@ describe.skipIf(!serverAvailable)("LegacyPostgresqlStorageBackend", () => {
     await expect(backend.createDataset("d".repeat(63 - prefix.length + 1))).rejects.toMatchObject({ code: ErrorCodes.INVALID_NAME });
   });
 
-  it("maps a missing database and exposes the factory", async () => {
+  it("maps a missing database; the manager builds it from mdm.yaml by default (legacy is the default)", async () => {
     const error = await backend.getEngine(`${prefix}absent`).catch((e: unknown) => e);
     expect(isMdmError(error, ErrorCodes.DATABASE_NOT_FOUND)).toBe(true);
-    expect(backendFactory.implementation).toBe("legacy");
     expect(backend.getMetrics()).toEqual([]);
+    const config = defaultConfig();
+    config.database.postgresql = serverConfig({ database_prefix: prefix });
+    const manager = new StorageBackendManager({ homeDir: "/nonexistent-mdm-home", config, env: {} });
+    manager.register(backendFactory);
+    const made = await manager.getStorageBackend("postgresql");
+    expect(made).toBeInstanceOf(LegacyPostgresqlStorageBackend);
+    expect(await made.listDatasets()).toContain("types");
+    await manager.clearCache();
   });
 });

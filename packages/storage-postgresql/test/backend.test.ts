@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ErrorCodes, type ColumnDef, type Value } from "@mdm/storage-core";
+import { ErrorCodes, StorageBackendManager, defaultConfig, type ColumnDef, type Value } from "@mdm/storage-core";
 import { PostgresqlStorageBackend, backendFactory } from "../src/index.js";
 import { columns, expectRoundTrip, rows } from "./support/every-type.js";
 import { adminClient, createScratchDatabase, dropPrefixedDatabases, serverAvailable, serverConfig, uniquePrefix } from "./support/server.js";
@@ -15,7 +15,7 @@ async function readAll(backend: PostgresqlStorageBackend, table: string, engine:
 describe.skipIf(!serverAvailable)("PostgresqlStorageBackend, database per dataset", () => {
   let backend: PostgresqlStorageBackend;
   beforeAll(() => {
-    backend = new PostgresqlStorageBackend({ config: serverConfig({ database_prefix: prefix, application_name: "mdm-test-app", statement_timeout: 1500 }) });
+    backend = new PostgresqlStorageBackend({ config: serverConfig({ database_prefix: prefix, application_name: "mdm-test-app", statement_timeout: 1500, lock_timeout: 700, idle_in_transaction_session_timeout: 60_000 }) });
   });
   afterAll(async () => {
     await backend?.close();
@@ -59,8 +59,8 @@ describe.skipIf(!serverAvailable)("PostgresqlStorageBackend, database per datase
 
   it("runs sessions with application_name and statement_timeout from config", async () => {
     const engine = await backend.getDatasetEngine("types");
-    const settings = await backend.query("SELECT current_setting('application_name') AS app, current_setting('statement_timeout') AS st, current_setting('TimeZone') AS tz", [], engine);
-    expect(settings.rows[0]).toEqual({ app: "mdm-test-app", st: "1500ms", tz: "UTC" });
+    const settings = await backend.query("SELECT current_setting('application_name') AS app, current_setting('statement_timeout') AS st, current_setting('lock_timeout') AS lt, current_setting('idle_in_transaction_session_timeout') AS it, current_setting('TimeZone') AS tz", [], engine);
+    expect(settings.rows[0]).toEqual({ app: "mdm-test-app", st: "1500ms", lt: "700ms", it: "1min", tz: "UTC" });
     await expect(backend.query("SELECT pg_sleep(3)", [], engine)).rejects.toMatchObject({ code: ErrorCodes.TIMEOUT });
   });
 
@@ -97,8 +97,21 @@ describe.skipIf(!serverAvailable)("PostgresqlStorageBackend, database per datase
     expect(await backend.datasetExists("busy")).toBe(false);
   });
 
-  it("is the manager's new postgresql factory", () => {
+  it("is the manager's new postgresql factory, built from mdm.yaml's database.postgresql", async () => {
     expect(backendFactory).toMatchObject({ backendType: "postgresql", implementation: "new" });
+    const config = defaultConfig();
+    config.database.postgresql = serverConfig({ database_prefix: prefix, application_name: "from-yaml" });
+    const manager = new StorageBackendManager({ homeDir: "/nonexistent-mdm-home", config, env: {} });
+    manager.register(backendFactory);
+    const made = await manager.getStorageBackend("postgresql", { implementation: "new" });
+    try {
+      expect(made).toBeInstanceOf(PostgresqlStorageBackend);
+      expect(await made.listDatasets()).toContain("types");
+      const engine = await made.getDatasetEngine("types");
+      expect((await made.query("SELECT current_setting('application_name') AS app", [], engine)).rows).toEqual([{ app: "from-yaml" }]);
+    } finally {
+      await manager.clearCache();
+    }
   });
 });
 
