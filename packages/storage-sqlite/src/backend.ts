@@ -13,6 +13,7 @@ import {
   sqlitePragmas,
   sqliteQueryResult,
   sqliteRowBatches,
+  sqliteRowsPerInsert,
   sqliteSelect,
   sqliteValueChecker,
   sqliteWriters,
@@ -117,7 +118,7 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
    */
   protected async _insertRows(db: Connection, table: string, columns: ColumnDef[], rows: Value[][]): Promise<void> {
     const writers = sqliteWriters(columns);
-    const k = Math.min(this.rowsPerStatement, Math.max(1, Math.floor(32766 / columns.length)));
+    const k = sqliteRowsPerInsert(columns.length, this.rowsPerStatement);
     let i = 0;
     if (rows.length >= k && k > 1) {
       const many = db.prepare(sqliteInsertSql(table, columns, k));
