@@ -318,12 +318,20 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
       if (this.defaultDatabase === undefined) {
         throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "No engine available: call getEngine() first or pass an engine");
       }
-      return this.openEngine(this.defaultDatabase);
+      return this.openExistingEngine(this.defaultDatabase);
     }
     if (typeof handle !== "object" || handle === null || typeof handle.database !== "string" || handle.backendType !== this.backendType) {
       throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Not an engine of this ${this.backendType} backend`);
     }
-    return this.openEngine(handle.database);
+    return this.openExistingEngine(handle.database);
+  }
+
+  /** Reopen the engine of a handle only while its database exists: a stale handle must not re-create a dropped dataset. */
+  private async openExistingEngine(database: string): Promise<EngineEntry<TEngine>> {
+    if (!this.engines.has(database) && !this.opening.has(database) && !(await this._databaseExists(database))) {
+      throw new MdmError(ErrorCodes.DATABASE_NOT_FOUND, `Database ${JSON.stringify(database)} does not exist (it was dropped?)`, { details: { database } });
+    }
+    return this.openEngine(database);
   }
 
   private async openEngine(database: string): Promise<EngineEntry<TEngine>> {
@@ -553,6 +561,8 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
         written += rows.length;
         onBatch?.(written);
       }
+      // Aborted before the first batch or during the last one: roll back rather than commit.
+      if (signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "The write was aborted");
       return written;
     });
   }
@@ -833,6 +843,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
       [Symbol.asyncIterator]: () => {
         const generator = (async function* () {
           if (self.isClosed) throw new MdmError(ErrorCodes.CLOSED, `The ${self.describe()} backend is closed`);
+          if (options.signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "The read was aborted");
           await self.init();
           const entry = await self.engineEntryFor(options.engine);
           const session = await self._acquire(entry.engine);

@@ -28,9 +28,19 @@ export function toColumnsAndRows(input: DataFrameInput): { columns: ColumnDef[];
       throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Row ${r} is not an object`);
     }
     const values: Value[] = new Array(names.length);
+    let present = 0;
     for (let c = 0; c < names.length; c++) {
       const v = row[names[c] as string];
+      if (v !== undefined) present++;
       values[c] = v === undefined ? null : v;
+    }
+    // A key that is not a column would be lost without a word (a typo, a case mismatch): refuse it.
+    if (present !== Object.keys(row).length) {
+      const known = new Set(names);
+      const extra = Object.keys(row).filter((k) => !known.has(k) && row[k] !== undefined);
+      if (extra.length > 0) {
+        throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Row ${r} has ${extra.map((k) => JSON.stringify(k)).join(", ")}, which ${extra.length === 1 ? "is not a column" : "are not columns"} (columns: ${names.map((n) => JSON.stringify(n)).join(", ")})`);
+      }
     }
     out[r] = values;
   }

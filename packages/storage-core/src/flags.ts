@@ -38,6 +38,20 @@ export type FlagListener = (change: FlagChange) => void;
 
 export const FLAG_NAMES = Object.keys(FLAG_DEFAULTS) as FlagName[];
 
+/**
+ * Flags of Python MDM (`core/feature_flags.py`) that mean nothing here. An MDM home or environment
+ * set up for Python MDM may carry them; they are ignored rather than refused as misspellings.
+ */
+export const PYTHON_MDM_FLAGS: ReadonlySet<string> = new Set([
+  "use_new_backend",
+  "use_new_registrar",
+  "use_new_features",
+  "enable_compatibility_warnings",
+  "enable_performance_tracking",
+  "enable_comparison_tests",
+  "enable_memory_profiling",
+]);
+
 export function isFlagName(name: string): name is FlagName {
   return (FLAG_NAMES as string[]).includes(name);
 }
@@ -210,7 +224,16 @@ export class FeatureFlags {
     if (parsed === null || parsed === undefined) return {};
     if (typeof parsed !== "object" || Array.isArray(parsed)) throw new MdmError(ErrorCodes.INVALID_CONFIG, `${this.file} must hold a mapping of flags`);
     const out: Partial<FlagValues> = {};
-    for (const [key, raw] of Object.entries(parsed as Record<string, unknown>)) {
+    let entries = Object.entries(parsed as Record<string, unknown>);
+    // Python MDM's save_to_file wrote {flags: {...}, history, last_updated}: read the flags it holds.
+    const saved = (parsed as Record<string, unknown>).flags;
+    if (saved !== null && typeof saved === "object" && !Array.isArray(saved)) {
+      entries = [...entries.filter(([k]) => !["flags", "history", "last_updated"].includes(k)), ...Object.entries(saved as Record<string, unknown>)];
+    }
+    for (const [key, raw] of entries) {
+      // Python MDM's own flags and its per-feature rollout map mean nothing here.
+      if (PYTHON_MDM_FLAGS.has(key)) continue;
+      if (key === "rollout_percentage" && raw !== null && typeof raw === "object") continue;
       if (!isFlagName(key)) {
         throw new MdmError(ErrorCodes.INVALID_CONFIG, `Unknown feature flag ${JSON.stringify(key)} in ${this.file}; known flags: ${FLAG_NAMES.join(", ")}`);
       }
@@ -223,7 +246,8 @@ export class FeatureFlags {
     const out: Partial<FlagValues> = {};
     for (const name of Object.keys(this.env)) {
       // A misspelt MDM_FEATURE_* variable would otherwise be ignored without a word.
-      if (name.startsWith("MDM_FEATURE_") && !isFlagName(name.slice("MDM_FEATURE_".length).toLowerCase())) {
+      const flag = name.slice("MDM_FEATURE_".length).toLowerCase();
+      if (name.startsWith("MDM_FEATURE_") && !isFlagName(flag) && !PYTHON_MDM_FLAGS.has(flag)) {
         throw new MdmError(ErrorCodes.INVALID_CONFIG, `Unknown feature flag variable ${name}; known flags: ${FLAG_NAMES.map((f) => `MDM_FEATURE_${f.toUpperCase()}`).join(", ")}`);
       }
     }

@@ -23,7 +23,8 @@ export function normalizeDatasetName(name: unknown, maxLength: number = DATASET_
   if (normalized.length === 0) {
     throw new MdmError(ErrorCodes.INVALID_NAME, "Dataset name cannot be empty");
   }
-  if (!DATASET_NAME.test(normalized)) {
+  // Test the name before lower-casing too: "\u212A" (KELVIN SIGN) lower-cases to an ASCII "k".
+  if (!DATASET_NAME.test(normalized) || !/^[A-Za-z0-9_-]+$/.test(name.trim())) {
     throw new MdmError(
       ErrorCodes.INVALID_NAME,
       `Dataset name ${JSON.stringify(name)} is not allowed: it can only contain letters, digits, underscores and dashes`,

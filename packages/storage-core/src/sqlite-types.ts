@@ -272,32 +272,40 @@ export function sqliteTypeDrift(table: string | undefined, column: ColumnDef, ro
   );
 }
 
-const DIGIT0 = 48;
-
-function digitsAt(s: string, from: number, count: number): number {
-  let n = 0;
-  for (let i = from; i < from + count; i++) {
-    const c = s.charCodeAt(i) - DIGIT0;
-    if (c < 0 || c > 9) return -1;
-    n = n * 10 + c;
-  }
-  return n;
-}
-
 const DAYS_IN_MONTH = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
-function isLeap(y: number): boolean {
-  return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+/** The two-digit number at position i of s, or -1. */
+function two(s: string, i: number): number {
+  const a = s.charCodeAt(i) - 48;
+  const b = s.charCodeAt(i + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
 }
 
 /** Day number of `YYYY-MM-DD` at position 0 of s, or undefined when s is not that shape. */
 function fastDays(s: string): number | undefined {
   if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45) return undefined;
-  const y = digitsAt(s, 0, 4);
-  const m = digitsAt(s, 5, 2);
-  const d = digitsAt(s, 8, 2);
-  if (y < 0 || m < 1 || m > 12 || d < 1 || d > (DAYS_IN_MONTH[m] as number) || (m === 2 && d === 29 && !isLeap(y))) return undefined;
+  const hi = two(s, 0);
+  const lo = two(s, 2);
+  const m = two(s, 5);
+  const d = two(s, 8);
+  if (hi < 0 || lo < 0 || m < 1 || m > 12 || d < 1 || d > (DAYS_IN_MONTH[m] as number)) return undefined;
+  const y = hi * 100 + lo;
+  if (m === 2 && d === 29 && !((y % 4 === 0 && y % 100 !== 0) || y % 400 === 0)) return undefined;
   return daysFromCivil(y, m, d);
+}
+
+/** µs of `YYYY-MM-DD HH:MM:SS.ffffff` (exactly that shape, years 1697..2243), or undefined. */
+function fastTimestampMicros(s: string): number | undefined {
+  if (s.length !== 26 || s.charCodeAt(10) !== 32 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58 || s.charCodeAt(19) !== 46) return undefined;
+  const days = fastDays(s);
+  const h = two(s, 11);
+  const mi = two(s, 14);
+  const se = two(s, 17);
+  const f1 = two(s, 20);
+  const f2 = two(s, 22);
+  const f3 = two(s, 24);
+  if (days === undefined || days >= FAST_DAYS || days <= -FAST_DAYS || h < 0 || h > 23 || mi < 0 || mi > 59 || se < 0 || se > 59 || f1 < 0 || f2 < 0 || f3 < 0) return undefined;
+  return days * MICROS_PER_DAY + ((h * 60 + mi) * 60 + se) * 1_000_000 + f1 * 10_000 + f2 * 100 + f3;
 }
 
 /** Dates read recently, by text: few distinct days, one frozen (immutable, shareable) SqlDate each. */
@@ -324,16 +332,18 @@ export function sqliteParseDate(text: string): SqlDate {
  * write them). `offset` says whether a zone offset is required (timestamptz) or refused (timestamp).
  */
 export function sqliteParseTimestamp(text: string, offset: "required" | "refused"): SqlTimestamp {
-  if (offset === "refused" && text.length === 26 && text.charCodeAt(10) === 32 && text.charCodeAt(19) === 46) {
-    const days = fastDays(text);
-    const h = digitsAt(text, 11, 2);
-    const mi = digitsAt(text, 14, 2);
-    const se = digitsAt(text, 17, 2);
-    const f = digitsAt(text, 20, 6);
-    if (days !== undefined && days < FAST_DAYS && days > -FAST_DAYS && text.charCodeAt(13) === 58 && text.charCodeAt(16) === 58 && h >= 0 && h < 24 && mi >= 0 && mi < 60 && se >= 0 && se < 60 && f >= 0) {
-      return new SqlTimestamp(BigInt(days * MICROS_PER_DAY + ((h * 60 + mi) * 60 + se) * 1_000_000 + f));
-    }
+  if (offset === "refused") {
+    const micros = fastTimestampMicros(text);
+    if (micros !== undefined) return new SqlTimestamp(BigInt(micros));
+  } else if (text.length === 32 && text.endsWith("+00:00")) {
+    // What we write for timestamptz: UTC with an explicit +00:00.
+    const micros = fastTimestampMicros(text.slice(0, 26));
+    if (micros !== undefined) return new SqlTimestamp(BigInt(micros));
   }
+  return parseTimestampSlow(text, offset);
+}
+
+function parseTimestampSlow(text: string, offset: "required" | "refused"): SqlTimestamp {
   const hasOffset = /(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$/.test(text.trim()) && /[T ]\d{2}:\d{2}/.test(text);
   if (offset === "refused" && hasOffset) throw new MdmError(ErrorCodes.UNSUPPORTED_VALUE, "it has a time-zone offset");
   if (offset === "required" && !hasOffset) throw new MdmError(ErrorCodes.UNSUPPORTED_VALUE, "it has no time-zone offset");
@@ -584,11 +594,18 @@ export function sqliteSelect(plan: SelectPlan): { sql: string; params: SqliteBin
  */
 export function* sqliteRowBatches(raw: Iterable<SqliteStoredValue[]>, columns: readonly ColumnDef[], table: string | undefined, batchSize: number): Generator<Value[][]> {
   const readers = columns.map((c) => sqliteReader(c, table));
+  // Values already in their model type (bigint in int64, number in float64, string in text) and
+  // NULLs stay as they are without a call: the common case of a bulk read.
+  const kept = columns.map((c) => (c.type === "int64" ? "bigint" : c.type === "float64" ? "number" : c.type === "text" ? "string" : ""));
   const width = readers.length;
   let batch: Value[][] = [];
   let row = 0;
   for (const values of raw) {
-    for (let c = 0; c < width; c++) (values as Value[])[c] = (readers[c] as SqliteReader)(values[c] as SqliteStoredValue, row);
+    for (let c = 0; c < width; c++) {
+      const v = values[c] as SqliteStoredValue;
+      if (v === null || typeof v === kept[c]) continue;
+      (values as Value[])[c] = (readers[c] as SqliteReader)(v, row);
+    }
     batch.push(values as Value[]);
     row++;
     if (batch.length === batchSize) {

@@ -288,6 +288,22 @@ export function decimalDigits(plain: string): { integer: number; fraction: numbe
   return { integer: significantInt.length, fraction: fracPart.length };
 }
 
+/** Text already in plain notation (the fast path of the decimal normaliser); `-0...` is not (it loses its sign). */
+const PLAIN_DECIMAL_RE = /^-?(?:0|[1-9]\d*)(?:\.\d+)?$/;
+const NEGATIVE_ZERO_RE = /^-[0.]*$/;
+
+/** decimalDigits(canonicalDecimal(plain)) of a plain decimal, without re-parsing it. */
+export function plainDecimalDigits(plain: string): { integer: number; fraction: number } {
+  const start = plain.charCodeAt(0) === 45 ? 1 : 0;
+  const dot = plain.indexOf(".");
+  const intLength = (dot < 0 ? plain.length : dot) - start;
+  const integer = intLength === 1 && plain.charCodeAt(start) === 48 ? 0 : intLength;
+  if (dot < 0) return { integer, fraction: 0 };
+  let end = plain.length;
+  while (end > dot + 1 && plain.charCodeAt(end - 1) === 48) end--;
+  return { integer, fraction: end - dot - 1 };
+}
+
 /** The shortest decimal text that reads back as this double (`1e21` → `"1000000000000000000000"`). */
 export function decimalFromNumber(value: number): string {
   if (Number.isNaN(value)) return "NaN";
@@ -355,13 +371,13 @@ export function columnNormalizer(column: ColumnDef): ValueNormalizer {
       return (v) => {
         if (v === null || v === undefined) return null;
         let plain: string;
-        if (typeof v === "string") plain = plainDecimal(v);
+        if (typeof v === "string") plain = PLAIN_DECIMAL_RE.test(v) && !NEGATIVE_ZERO_RE.test(v) ? v : plainDecimal(v);
         else if (typeof v === "bigint") plain = v.toString();
         else if (typeof v === "number") plain = decimalFromNumber(v);
         else return fail(column, v, "a decimal string");
         if (column.precision !== undefined && !DECIMAL_SPECIAL.has(plain)) {
           const scale = column.scale ?? 0;
-          const digits = decimalDigits(canonicalDecimal(plain));
+          const digits = plainDecimalDigits(plain);
           if (digits.fraction > scale || digits.integer > column.precision - scale) {
             unsupported(column, `${plain} does not fit DECIMAL(${column.precision},${scale})`);
           }

@@ -34,6 +34,13 @@ describe("DataFrame shapes", () => {
     expect(toColumnsAndRows({ columns, rows: [] }).rows).toEqual([]);
   });
 
+  test("a row key that is not a column is refused, not dropped (a typo or a case mismatch loses nothing)", () => {
+    expect(codeOf(() => toColumnsAndRows({ columns, rows: [{ id: 1n, Name: "a" }] }))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(codeOf(() => toColumnsAndRows({ columns, rows: [{ id: 1n, name: "a", extra: 3 }] }))).toBe(ErrorCodes.INVALID_ARGUMENT);
+    // An explicit undefined is an absent key, i.e. NULL.
+    expect(toColumnsAndRows({ columns, rows: [{ id: 1n, name: undefined as never, other: undefined as never }] }).rows).toEqual([[1n, null]]);
+  });
+
   test("toDataFrame and rowArrays are inverse", () => {
     const df = toDataFrame(columns, [
       [1n, "a"],

@@ -253,14 +253,24 @@ describe("rejections", () => {
     expect(codeOf(() => flags.set("use_new_backend" as FlagName, true))).toBe(ErrorCodes.INVALID_CONFIG);
     expect(codeOf(() => flags.get("nope" as FlagName))).toBe(ErrorCodes.INVALID_CONFIG);
     expect(codeOf(() => flags.unset("nope" as FlagName))).toBe(ErrorCodes.INVALID_CONFIG);
-    expect(codeOf(() => new FeatureFlags({ file: flagsFile("use_new_backend: true\n"), env: {} }))).toBe(ErrorCodes.INVALID_CONFIG);
-    // A misspelt (or the original's) environment flag is refused rather than ignored.
-    expect(codeOf(() => new FeatureFlags({ env: { MDM_FEATURE_USE_NEW_BACKEND: "true" } }))).toBe(ErrorCodes.INVALID_CONFIG);
+    expect(codeOf(() => new FeatureFlags({ file: flagsFile("use_new_storgae: true\n"), env: {} }))).toBe(ErrorCodes.INVALID_CONFIG);
+    // A misspelt environment flag is refused rather than ignored.
     expect(codeOf(() => new FeatureFlags({ env: { MDM_FEATURE_USE_NEW_STORGE: "1" } }))).toBe(ErrorCodes.INVALID_CONFIG);
-    // The original's saved format ({flags, history, last_updated}) is refused, not silently ignored.
-    expect(codeOf(() => new FeatureFlags({ file: flagsFile("flags:\n  use_new_storage: true\nhistory: []\n"), env: {} }))).toBe(ErrorCodes.INVALID_CONFIG);
     const file = flagsFile();
     expect(codeOf(() => new FeatureFlags({ file, env: {} }).saveToFile({ bogus: true } as never))).toBe(ErrorCodes.INVALID_CONFIG);
+  });
+
+  test("what Python MDM left in the environment and in feature_flags.yaml is read where it means something, ignored otherwise", () => {
+    // Its own flags (use_new_backend...) and its per-feature rollout map are not ours: ignored, not refused.
+    const env = new FeatureFlags({ env: { MDM_FEATURE_USE_NEW_BACKEND: "true", MDM_FEATURE_ENABLE_MEMORY_PROFILING: "1" } });
+    expect(env.getAll()).toEqual(new FeatureFlags({ env: {} }).getAll());
+    const python = new FeatureFlags({ file: flagsFile("use_new_backend: true\nauto_fallback: false\nrollout_percentage:\n  new_backend: 50\n"), env: {} });
+    expect(python.get("auto_fallback")).toBe(false);
+    expect(python.get("rollout_percentage")).toBe(0);
+    // Its save_to_file format ({flags, history, last_updated}) holds the flags under `flags`.
+    const saved = new FeatureFlags({ file: flagsFile("flags:\n  use_new_storage: true\n  use_new_backend: true\nhistory: []\nlast_updated: '2025-07-10'\n"), env: {} });
+    expect(saved.get("use_new_storage")).toBe(true);
+    expect(saved.sourceOf("use_new_storage")).toBe("file");
   });
 
   test("bad values are MDM_INVALID_CONFIG from every source, and nothing changes", () => {
