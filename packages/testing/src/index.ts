@@ -4,3 +4,4 @@
 export * from "./checks-entry.js";
 export { defineConformanceSuite } from "./conformance.js";
 export { MemoryStorageBackend, MemoryStore, MemoryDatabase, compareValues, type MemoryBackendOptions, type MemoryEngine, type MemorySession } from "./memory-backend.js";
+export * from "./comparison/index.js";

@@ -51,3 +51,20 @@ export function describeResult(value: unknown, max = 160): string {
   const text = JSON.stringify(value) ?? "undefined";
   return text.length > max ? `${text.slice(0, max)}...` : text;
 }
+
+/** Where two normalised results first differ: a path and both values (for failure reasons). */
+export function firstDifference(a: unknown, b: unknown, path = "$"): string | undefined {
+  if (sameResult(a, b)) return undefined;
+  if (Array.isArray(a) && Array.isArray(b)) {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      const found = firstDifference(a[i], b[i], `${path}[${i}]`);
+      if (found) return found;
+    }
+  } else if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
+    for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+      const found = firstDifference((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key], `${path}.${key}`);
+      if (found) return found;
+    }
+  }
+  return `${path}: baseline ${describeResult(a, 120)}, candidate ${describeResult(b, 120)}`;
+}

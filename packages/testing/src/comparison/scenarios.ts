@@ -7,6 +7,8 @@ import {
   type IStorageBackend,
   type Value,
 } from "@mdm/storage-core";
+import { checkFidelity } from "../checks/fidelity.js";
+import { fidelityFixtures } from "../fixtures.js";
 import { normalizeRows, normalizeValue } from "./normalize.js";
 
 export interface ScenarioContext {
@@ -24,6 +26,8 @@ export interface Scenario {
   kind: "functional" | "performance";
   /** The result both sides must produce (error handling); otherwise the two results must be equal. */
   expected?: unknown;
+  /** A reason why one side's result is wrong by itself (whatever the other side did), or undefined. */
+  assess?(result: unknown): string | undefined;
   /** A reason to skip on this backend (both sides must agree), or undefined. */
   skipReason?(backend: IStorageBackend): string | undefined;
   run(ctx: ScenarioContext): Promise<unknown>;
@@ -237,6 +241,29 @@ export const SCENARIOS: Scenario[] = [
         nulInTableName: await codeOf(() => backend.readTable("x\0y", { engine })),
         wrongValueType: await codeOf(() => backend.saveData(name, { columns: ID_VALUE, rows: [{ id: "one", value: 1 }] as never }, "bad")),
       };
+    },
+  },
+  {
+    name: "Fidelity fixtures",
+    kind: "functional",
+    // Per value: held exactly or refused (MDM_UNSUPPORTED_VALUE). A value that comes back changed is a
+    // failure on its own; otherwise both sides must do the same with every value.
+    assess: (result) => {
+      const bad = Object.entries(result as Record<string, string[]>).flatMap(([fixture, outcomes]) =>
+        outcomes.filter((o) => o.endsWith(":changed") || o.endsWith(":error")).map((o) => `${fixture} ${o}`),
+      );
+      return bad.length > 0 ? `values not held and not refused: ${bad.join(", ")}` : undefined;
+    },
+    async run(ctx) {
+      const name = ctx.dataset();
+      await ctx.backend.createDataset(name);
+      const engine = await ctx.backend.getDatasetEngine(name);
+      const out: Record<string, string[]> = {};
+      for (const fixture of fidelityFixtures) {
+        const report = await checkFidelity(ctx.backend, fixture, engine);
+        out[fixture.name] = report.values.map((v) => `${v.label}:${v.outcome}`);
+      }
+      return out;
     },
   },
   {

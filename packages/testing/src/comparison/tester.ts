@@ -14,7 +14,7 @@ import {
   type Implementation,
   type MdmConfig,
 } from "@mdm/storage-core";
-import { sameResult } from "./normalize.js";
+import { firstDifference, sameResult } from "./normalize.js";
 import { SCENARIOS, type Scenario, type ScenarioContext } from "./scenarios.js";
 
 /** One side of a comparison: a backend instance, or a type and implementation resolved through core's manager. */
@@ -155,13 +155,15 @@ export class StorageComparisonTester {
     };
   }
 
-  private async runSide(scenario: Scenario, side: ResolvedSide, tag: string, index: number): Promise<SideOutcome> {
+  private async runSide(scenario: Scenario, side: ResolvedSide, index: number): Promise<SideOutcome> {
     const created = new Set<string>();
     let counter = 0;
     const ctx: ScenarioContext = {
       backend: side.backend,
       dataset: (suffix = "") => {
-        const name = `cmp${this.runId}_${tag}${index}_${counter++}${suffix ? `_${suffix}` : ""}`.slice(0, 59);
+        // The same names on both sides (they run one after the other, and each side drops what it made),
+        // so results that contain a name (metadata's dataset_name) compare equal.
+        const name = `cmp${this.runId}_${index}_${counter++}${suffix ? `_${suffix}` : ""}`.slice(0, 59);
         created.add(name);
         return name;
       },
@@ -254,13 +256,17 @@ export class StorageComparisonTester {
     if (skipA && skipB) {
       return { test: scenario.name, kind: scenario.kind, passed: true, skipped: skipA, baseline: empty, candidate: empty, speedup: null };
     }
-    const a = skipA ? { ...empty, error: { code: "SKIPPED", message: skipA } } : await this.runSide(scenario, baseline, "b", index);
-    const b = skipB ? { ...empty, error: { code: "SKIPPED", message: skipB } } : await this.runSide(scenario, candidate, "c", index);
+    const a = skipA ? { ...empty, error: { code: "SKIPPED", message: skipA } } : await this.runSide(scenario, baseline, index);
+    const b = skipB ? { ...empty, error: { code: "SKIPPED", message: skipB } } : await this.runSide(scenario, candidate, index);
     let reason: string | undefined;
     if (a.error || b.error) {
       reason = [a.error ? `baseline raised ${a.error.code}: ${a.error.message}` : "", b.error ? `candidate raised ${b.error.code}: ${b.error.message}` : ""]
         .filter(Boolean)
         .join("; ");
+    } else if (scenario.assess && (scenario.assess(a.result) || scenario.assess(b.result))) {
+      const ra = scenario.assess(a.result);
+      const rb = scenario.assess(b.result);
+      reason = [ra ? `baseline: ${ra}` : "", rb ? `candidate: ${rb}` : ""].filter(Boolean).join("; ");
     } else if (scenario.expected !== undefined) {
       const okA = sameResult(a.result, scenario.expected);
       const okB = sameResult(b.result, scenario.expected);
@@ -268,7 +274,7 @@ export class StorageComparisonTester {
         reason = `expected ${JSON.stringify(scenario.expected)}; ${okA ? "" : `baseline gave ${JSON.stringify(a.result)}`}${!okA && !okB ? "; " : ""}${okB ? "" : `candidate gave ${JSON.stringify(b.result)}`}`;
       }
     } else if (!sameResult(a.result, b.result)) {
-      reason = `results differ: baseline ${JSON.stringify(a.result)?.slice(0, 300)}; candidate ${JSON.stringify(b.result)?.slice(0, 300)}`;
+      reason = `results differ at ${firstDifference(a.result, b.result)}`;
     }
     return {
       test: scenario.name,
