@@ -145,3 +145,19 @@ describe("the README", () => {
     for (const fixture of fidelityFixtures) expect(readme, fixture.name).toContain(`| ${fixture.name} |`);
   });
 });
+
+describe("coverage of the interface", () => {
+  it("every member of IStorageBackend (as declared by the installed @mdm/storage-core) is called by the suite", async () => {
+    const { createRequire } = await import("node:module");
+    const { everyAsyncCall, SYNCHRONOUS_MEMBERS } = await import("../src/checks/lifecycle.js");
+    const declarations = readFileSync(createRequire(import.meta.url).resolve("@mdm/storage-core").replace(/index\.c?js$/, "index.d.ts"), "utf8");
+    const body = /interface IStorageBackend \{([\s\S]*?)\n\}/.exec(declarations)?.[1];
+    expect(body, "IStorageBackend in the core declarations").toBeDefined();
+    const members = [...(body as string).matchAll(/^\s{4}(?:readonly\s+)?([A-Za-z]\w*)\s*[(:<?]/gm)].map((m) => m[1]);
+    expect(members.length).toBeGreaterThan(40);
+    const backend = new MemoryStorageBackend();
+    const engine = { backendType: "sqlite", database: "x", id: 0 } as never;
+    const called = new Set([...everyAsyncCall(backend, engine, "x").map(([name]) => name), ...SYNCHRONOUS_MEMBERS]);
+    expect(members.filter((m) => !called.has(m as string)), "members no check calls: add them to the suite").toEqual([]);
+  });
+});

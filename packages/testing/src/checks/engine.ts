@@ -1,5 +1,5 @@
 import { ErrorCodes, type StorageEngine } from "@mdm/storage-core";
-import { check, checkEqual, rejectsWith } from "../assert.js";
+import { check, checkDeepEqual, checkEqual, rejectsWith } from "../assert.js";
 import { DATASET, defineCheck, openDataset, sampleFrame, type ConformanceCheck } from "./support.js";
 
 const G = "engine";
@@ -45,4 +45,29 @@ export const engineChecks: ConformanceCheck[] = [
     await rejectsWith(() => backend.getTableNames(foreign), ErrorCodes.INVALID_ARGUMENT, `an engine handle of ${other}`);
     await rejectsWith(() => backend.readTableToDataFrame("t", null as unknown as StorageEngine), [ErrorCodes.INVALID_ARGUMENT], "a null engine handle");
   }),
+
+  defineCheck(G, "releaseEngine closes one database; the next use reopens it with the same data", async (backend) => {
+    const engine = await openDataset(backend);
+    await backend.createTableFromDataFrame(sampleFrame(), "t", engine);
+    await backend.releaseEngine(engine);
+    await backend.releaseEngine(engine); // releasing a released engine does nothing
+    checkEqual((await backend.getTableInfo("t", engine)).rowCount, 5, "rows read through the released engine handle");
+    await backend.createTableFromDataFrame(sampleFrame(), "u", engine);
+    await backend.releaseEngine(engine);
+    checkEqual(await backend.tableExists("u", engine), true, "a table written before releaseEngine()");
+    const other = backend.backendType === "sqlite" ? "duckdb" : "sqlite";
+    await rejectsWith(() => backend.releaseEngine({ backendType: other, database: "x", id: 1 } as unknown as StorageEngine), ErrorCodes.INVALID_ARGUMENT, "releaseEngine() of a foreign handle");
+  }),
+
+  defineCheck(G, "a stale engine handle of a dropped dataset fails with MDM_DATABASE_NOT_FOUND and does not bring the dataset back", async (backend) => {
+    const engine = await openDataset(backend);
+    await backend.createTableFromDataFrame(sampleFrame(), "t", engine);
+    await backend.dropDataset(DATASET);
+    await rejectsWith(() => backend.tableExists("t", engine), [ErrorCodes.DATABASE_NOT_FOUND, ErrorCodes.DATASET_NOT_FOUND], "tableExists() through the handle of a dropped dataset");
+    await rejectsWith(() => backend.readTable("t", { engine }), [ErrorCodes.DATABASE_NOT_FOUND, ErrorCodes.DATASET_NOT_FOUND], "readTable() through the handle of a dropped dataset");
+    await rejectsWith(() => backend.getTableNames(), [ErrorCodes.DATABASE_NOT_FOUND, ErrorCodes.DATASET_NOT_FOUND, ErrorCodes.INVALID_ARGUMENT], "getTableNames() with the default engine of a dropped dataset");
+    checkEqual(await backend.datasetExists(DATASET), false, "datasetExists after using a stale handle");
+    checkDeepEqual(await backend.listDatasets(), [], "listDatasets after using a stale handle");
+  }),
 ];
+

@@ -9,6 +9,7 @@ export function everyAsyncCall(backend: IStorageBackend, engine: StorageEngine, 
   return [
     ["init", () => backend.init()],
     ["getEngine", () => backend.getEngine(path)],
+    ["releaseEngine", () => backend.releaseEngine(engine)],
     ["getConnection", () => backend.getConnection(engine)],
     ["databaseExists", () => backend.databaseExists(path)],
     ["createDatabase", () => backend.createDatabase(path)],
@@ -47,6 +48,21 @@ export function everyAsyncCall(backend: IStorageBackend, engine: StorageEngine, 
     ["exportFile", () => backend.exportFile("train", "/nonexistent/file.csv", "csv", { engine })],
   ];
 }
+
+/** Members of IStorageBackend that are not asynchronous calls (checked by other checks, not by MDM_CLOSED). */
+export const SYNCHRONOUS_MEMBERS: readonly string[] = [
+  "backendType",
+  "implementation",
+  "capabilities",
+  "closed",
+  "close",
+  "closeConnections",
+  "getDatabasePath",
+  "getStagingPath",
+  "checkValue",
+  "getMetrics",
+  "resetMetrics",
+];
 
 export const lifecycleChecks: ConformanceCheck[] = [
   defineCheck(G, "init is idempotent and the backend declares its identity and capabilities", async (backend) => {
@@ -126,6 +142,14 @@ export const lifecycleChecks: ConformanceCheck[] = [
     await rejectsWith(() => Promise.reject(lostTable.reason), ErrorCodes.TABLE_EXISTS, "the writeBatches that lost");
     const rows = (await backend.getTableInfo("t", engine)).rowCount;
     check(rows === 2 || rows === 3, `the table holds the rows of the winner only, got ${rows}`);
+  }),
+
+  defineCheck(G, "concurrent metadata updates of different keys all land", async (backend) => {
+    await openDataset(backend);
+    await Promise.all(Array.from({ length: 8 }, (_, i) => backend.updateMetadata(DATASET, { [`k${i}`]: i, shared: i })));
+    const meta = await backend.getMetadata(DATASET);
+    for (let i = 0; i < 8; i++) checkEqual(meta[`k${i}`], i, `metadata k${i} after concurrent updates`);
+    check(typeof meta.shared === "number" && meta.shared >= 0 && meta.shared < 8, `metadata written by every update holds one of the values, got ${JSON.stringify(meta.shared)}`);
   }),
 ];
 

@@ -221,5 +221,16 @@ export const streamingChecks: ConformanceCheck[] = [
     checkEqual((await backend.getTableInfo("numbers", engine)).rowCount, 8, "rows after the writes");
     checkEqual((await backend.getTableInfo("other", engine)).rowCount, 3, "rows of the other table");
   }),
+
+  defineCheck(G, "an AbortSignal aborted before the call: writeBatches and readBatches fail with MDM_ABORTED and write nothing", async (backend) => {
+    const engine = await numbered(backend, 3);
+    const controller = new AbortController();
+    controller.abort();
+    const signal = controller.signal;
+    await rejectsWith(() => backend.writeBatches("empty_source", NUMBERED_COLUMNS, [], { engine, signal }), ErrorCodes.ABORTED, "writeBatches() of an empty source");
+    await rejectsWith(() => backend.writeBatches("one_batch", NUMBERED_COLUMNS, [numberedRows(2)], { engine, signal }), ErrorCodes.ABORTED, "writeBatches() of one batch");
+    checkDeepEqual(await backend.getTableNames(engine), ["numbers"], "tables after the aborted writes");
+    await rejectsWith(() => drain(backend.readBatches("numbers", { engine, signal })), ErrorCodes.ABORTED, "readBatches()");
+  }),
 ];
 
