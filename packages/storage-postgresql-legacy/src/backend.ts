@@ -8,6 +8,7 @@ import {
   pgConnectWithPlan,
   pgConnectionConfig,
   pgCreateDatabaseSql,
+  pgCreateOnce,
   pgCreateTableSql,
   pgDatabaseExists,
   pgDatasetDatabaseName,
@@ -153,9 +154,7 @@ export class LegacyPostgresqlStorageBackend extends BaseStorageBackend<LegacyEng
   }
 
   protected async _createDatabase(database: string): Promise<void> {
-    await this.withAdmin(async (client) => {
-      await client.query(pgCreateDatabaseSql(database));
-    });
+    await pgCreateOnce("dataset", database, () => this.withAdmin((client) => client.query(pgCreateDatabaseSql(database))));
   }
 
   protected async _dropDatabase(database: string): Promise<void> {
@@ -232,7 +231,7 @@ export class LegacyPostgresqlStorageBackend extends BaseStorageBackend<LegacyEng
   }
 
   protected async _createTable(session: pg.PoolClient, table: string, columns: ColumnDef[]): Promise<void> {
-    await session.query(pgCreateTableSql(table, columns));
+    await pgCreateOnce("table", table, () => session.query(pgCreateTableSql(table, columns)));
   }
 
   /** Multi-row INSERT ... VALUES ($1, ...), (...) in chunks, each under 65,535 parameters. */

@@ -100,7 +100,7 @@ async function backendRead(backend, dataset) {
 console.log(`PostgreSQL write/read benchmark: ${TOTAL.toLocaleString("en-US")} rows x ${columns.length} columns, ${os.cpus().length} CPUs, node ${process.version}`);
 const legacy = new LegacyPostgresqlStorageBackend({ config });
 const modern = new PostgresqlStorageBackend({ config });
-const modernText = new PostgresqlStorageBackend({ config, copyFormat: "text" });
+const modernText = new PostgresqlStorageBackend({ config, copyFormat: "text", readFormat: "cursor" });
 const admin = new pg.Client({ host: config.host, port: config.port, user: config.user ?? undefined, password: config.password ?? undefined, database: config.database ?? "postgres" });
 await admin.connect();
 try {
@@ -121,13 +121,14 @@ try {
     return n;
   });
   await measure("read legacy (plain query)", () => backendRead(legacy, "legacy"));
-  await measure("read new (cursor)", () => backendRead(modern, "modern"));
+  await measure("read new (COPY binary, default)", () => backendRead(modern, "modern"));
+  await measure("read new (cursor)", () => backendRead(modernText, "moderntext"));
   await measure("read plain pg COPY TO (unparsed)", () => plainCopyRead(plain));
   await plain.end();
 
   const rate = (label) => results.find((r) => r.label.startsWith(label)).rate;
   console.log(`new/legacy write: ${(rate("write new (COPY binary") / rate("write legacy")).toFixed(2)}x; new/plain COPY write: ${((rate("write new (COPY binary") / rate("write plain")) * 100).toFixed(0)}%`);
-  console.log(`new/legacy read: ${(rate("read new") / rate("read legacy")).toFixed(2)}x; new/plain COPY read: ${((rate("read new") / rate("read plain")) * 100).toFixed(0)}%`);
+  console.log(`new/legacy read: ${(rate("read new (COPY binary") / rate("read legacy")).toFixed(2)}x; new/plain COPY read: ${((rate("read new (COPY binary") / rate("read plain")) * 100).toFixed(0)}%`);
 } finally {
   await legacy.close();
   await modern.close();

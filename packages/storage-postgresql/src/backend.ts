@@ -9,6 +9,7 @@ import {
   pgConnectWithPlan,
   pgConnectionConfig,
   pgCreateDatabaseSql,
+  pgCreateOnce,
   pgCreateTableSql,
   pgDatabaseExists,
   pgDatasetDatabaseName,
@@ -37,6 +38,8 @@ import {
   type Value,
 } from "@mdm/storage-core";
 import { copyRowsIn, type CopyFormat } from "./copy-writer.js";
+import { binaryFits } from "./copy-binary.js";
+import { copyBinaryBatches } from "./copy-reader.js";
 import { cursorBatches } from "./cursor-reader.js";
 import { OVERFLOW_IDLE_MILLIS, PoolRegistry } from "./pools.js";
 
@@ -50,6 +53,8 @@ export interface PostgresqlBackendOptions {
   pool?: pg.Pool;
   /** COPY format of writes: "auto" (default) is binary when the table's column types are exactly ours, else text. */
   copyFormat?: CopyFormat | "auto";
+  /** Streaming reads: "auto" (default) is COPY BINARY TO STDOUT when possible, else a cursor; "cursor" always uses the cursor. */
+  readFormat?: "auto" | "cursor";
 }
 
 /** What the backend keeps per dataset database (database mode) or schema (schema mode). */
@@ -86,12 +91,16 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
   readonly homeDatabase: string;
   /** COPY format of writes (see PostgresqlBackendOptions.copyFormat). */
   readonly copyFormat: CopyFormat | "auto";
+  /** Streaming read path (see PostgresqlBackendOptions.readFormat). */
+  readonly readFormat: "auto" | "cursor";
   readonly #password: string | undefined;
   #ssl: PgSslOptions | undefined;
   readonly #pools: PoolRegistry;
   /** Schema each client of a shared pool has as its search_path (schema mode). */
   readonly #clientSchema = new WeakMap<pg.PoolClient, string>();
   #poolErrors = 0;
+  /** Clients whose COPY TO was left unfinished (the consumer stopped early): destroyed on release. */
+  readonly #abandoned = new WeakSet<pg.PoolClient>();
 
   constructor(options: PostgresqlBackendOptions = {}) {
     const merged = { ...defaultConfig().database.postgresql, ...(options.config ?? {}) };
@@ -102,6 +111,8 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
     this.config = Object.freeze(rest);
     const callerDatabase = (options.pool as unknown as { options?: { database?: string } } | undefined)?.options?.database;
     this.copyFormat = options.copyFormat ?? "auto";
+    this.readFormat = options.readFormat ?? "auto";
+    if (!["auto", "cursor"].includes(this.readFormat)) throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `readFormat must be "auto" or "cursor"; got ${JSON.stringify(this.readFormat)}`);
     if (!["auto", "binary", "text"].includes(this.copyFormat)) throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `copyFormat must be "auto", "binary" or "text"; got ${JSON.stringify(this.copyFormat)}`);
     this.layout = options.pool || merged.schema_per_dataset ? "schema" : "database";
     if (this.layout === "schema") {
@@ -226,8 +237,9 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
   }
 
   private releaseClient(client: pg.PoolClient, error?: unknown): void {
-    // A broken connection is destroyed; one that only saw an SQL error (or our own refusal) is reused.
-    const broken = error !== undefined && !(error instanceof pg.DatabaseError) && !isMdmError(error);
+    // A broken connection is destroyed, and so is one left in the middle of a COPY TO; one that only
+    // saw an SQL error (or our own refusal) is reused.
+    const broken = this.#abandoned.delete(client) || (error !== undefined && !(error instanceof pg.DatabaseError) && !isMdmError(error));
     client.release(broken);
   }
 
@@ -258,7 +270,7 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
 
   protected async _createDatabase(path: string): Promise<void> {
     const sql = this.layout === "schema" ? `CREATE SCHEMA ${quoteIdentifier(path)}` : pgCreateDatabaseSql(path);
-    await this.withHome((c) => c.query(sql));
+    await pgCreateOnce("dataset", path, () => this.withHome((c) => c.query(sql)));
   }
 
   protected async _dropDatabase(path: string): Promise<void> {
@@ -362,7 +374,7 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
   }
 
   protected async _createTable(session: pg.PoolClient, table: string, columns: ColumnDef[]): Promise<void> {
-    await session.query(pgCreateTableSql(table, columns));
+    await pgCreateOnce("table", table, () => session.query(pgCreateTableSql(table, columns)));
   }
 
   /** COPY FROM STDIN (binary when the table's types are ours, else text), inside the caller's transaction. */
@@ -370,9 +382,17 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
     await copyRowsIn(session, this.schemaOf(session), table, columns, rows, this.copyFormat);
   }
 
-  protected _streamSelect(session: pg.PoolClient, plan: SelectPlan, signal?: AbortSignal): AsyncIterable<Value[][]> {
+  /**
+   * COPY BINARY TO STDOUT when the read has no bound parameters and the columns' types are ours
+   * (the server formats nothing, we decode binary), else a cursor; both in `batchSize` batches.
+   */
+  protected async *_streamSelect(session: pg.PoolClient, plan: SelectPlan, signal?: AbortSignal): AsyncIterable<Value[][]> {
     const { sql, params } = selectSql(plan, (i) => this._placeholder(i));
-    return cursorBatches(session, sql, params, plan.batchSize, signal);
+    if (this.readFormat === "auto" && params.length === 0 && (await binaryFits(session, this.schemaOf(session), plan.table, plan.columns))) {
+      yield* copyBinaryBatches(session, sql, plan.columns, plan.batchSize, signal, (client) => this.#abandoned.add(client));
+      return;
+    }
+    yield* cursorBatches(session, sql, params, plan.batchSize, signal);
   }
 
   protected _query(session: pg.PoolClient, sql: string, params: Value[], hints?: Array<ColumnDef | undefined>): Promise<QueryResult> {

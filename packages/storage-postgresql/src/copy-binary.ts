@@ -1,4 +1,5 @@
-import { PG_OID, type ColumnDef, type SqlDate, type SqlTimestamp, type Value } from "@mdm/storage-core";
+import type pg from "pg";
+import { PG_DESCRIBE_TABLE_SQL, PG_OID, type ColumnDef, type SqlDate, type SqlTimestamp, type Value } from "@mdm/storage-core";
 
 /**
  * COPY BINARY encoding of value-model rows. Each value goes to the server in its binary wire form
@@ -42,6 +43,13 @@ export function binaryTypeOid(column: ColumnDef): number {
     default:
       return -1;
   }
+}
+
+/** Whether every given column of a table has exactly the server type binary COPY reads and writes (a table we created, or one that matches). */
+export async function binaryFits(client: pg.PoolClient, schema: string, table: string, columns: ColumnDef[]): Promise<boolean> {
+  const { rows } = await client.query<{ attname: string; oid: number }>(PG_DESCRIBE_TABLE_SQL, [schema, table]);
+  const oids = new Map(rows.map((r) => [r.attname, Number(r.oid)]));
+  return columns.every((c) => oids.get(c.name) === binaryTypeOid(c));
 }
 
 /** A growing output buffer, handed out in chunks. */

@@ -2,8 +2,8 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import copyStreams from "pg-copy-streams";
-import { PG_DESCRIBE_TABLE_SQL, pgCopyNeedsEscape, pgCopyTextRow, pgTextEncoder, quoteIdentifier, type ColumnDef, type Value } from "@mdm/storage-core";
-import { binaryTypeOid, copyBinaryChunks } from "./copy-binary.js";
+import { pgCopyNeedsEscape, pgCopyTextRow, pgTextEncoder, quoteIdentifier, type ColumnDef, type Value } from "@mdm/storage-core";
+import { binaryFits, copyBinaryChunks } from "./copy-binary.js";
 
 /** Characters of COPY text handed to the socket at once. */
 const CHUNK_CHARS = 1 << 18;
@@ -20,13 +20,6 @@ function* copyTextChunks(columns: ColumnDef[], rows: Value[][]): Generator<strin
     }
   }
   if (chunk.length > 0) yield chunk;
-}
-
-/** Whether every target column has exactly the server type binary COPY writes (a table we created, or one that matches). */
-async function binaryFits(client: pg.PoolClient, schema: string, table: string, columns: ColumnDef[]): Promise<boolean> {
-  const { rows } = await client.query<{ attname: string; oid: number }>(PG_DESCRIBE_TABLE_SQL, [schema, table]);
-  const oids = new Map(rows.map((r) => [r.attname, Number(r.oid)]));
-  return columns.every((c) => oids.get(c.name) === binaryTypeOid(c));
 }
 
 export type CopyFormat = "binary" | "text";

@@ -50,6 +50,35 @@ describe.skipIf(!serverAvailable)("PostgresqlStorageBackend, database per datase
     });
   }
 
+  it("reads through a cursor when asked (and for foreign types), the same values", async () => {
+    const cursorOnly = new PostgresqlStorageBackend({ config: serverConfig({ database_prefix: prefix }), readFormat: "cursor" });
+    try {
+      expectRoundTrip(await readAll(cursorOnly, "all", await cursorOnly.getDatasetEngine("types")));
+    } finally {
+      await cursorOnly.close();
+    }
+  });
+
+  it("a COPY read stopped early leaves no half-read connection in the pool", async () => {
+    const small = new PostgresqlStorageBackend({ config: serverConfig({ database_prefix: prefix, pool_size: 1, max_overflow: 0 }) });
+    try {
+      const engine = await small.getDatasetEngine("types");
+      const many = Array.from({ length: 30_000 }, (_, i) => [BigInt(i), `row ${i}`]);
+      await small.writeBatches("many", [{ name: "k", type: "int64" }, { name: "s", type: "text" }], [many], { engine });
+      let seen = 0;
+      for await (const batch of small.readBatches("many", { engine, batchSize: 100 })) {
+        seen += batch.rows.length;
+        break;
+      }
+      expect(seen).toBe(100);
+      expect((await small.query('SELECT count(*) AS n FROM "many"', [], engine)).rows).toEqual([{ n: 30_000n }]);
+      const all = await small.readTable("many", { engine, orderBy: ["k"] });
+      expect(all.rows[29_999]).toEqual({ k: 29_999n, s: "row 29999" });
+    } finally {
+      await small.close();
+    }
+  });
+
   it("appends with COPY text to a table whose types are not ours (int4, varchar, jsonb)", async () => {
     const engine = await backend.getDatasetEngine("types");
     await backend.executeQuery('CREATE TABLE "foreign" (n integer, s varchar(20), j jsonb, r real)', engine);
