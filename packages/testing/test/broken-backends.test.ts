@@ -1,4 +1,4 @@
-import { ErrorCodes, MdmError, type BackendCapabilities, type ColumnDef, type SelectPlan, type Value } from "@mdm/storage-core";
+import { ErrorCodes, MdmError, SqlTimestamp, type BackendCapabilities, type ColumnDef, type SelectPlan, type Value } from "@mdm/storage-core";
 import { describe, expect, it } from "vitest";
 import {
   MemoryStorageBackend,
@@ -72,6 +72,22 @@ class MillisecondBackend extends MemoryStorageBackend {
   protected override async *_streamSelect(session: MemorySession, plan: SelectPlan, signal?: AbortSignal): AsyncIterable<Value[][]> {
     for await (const batch of super._streamSelect(session, plan, signal)) {
       yield batch.map((row) => row.map((v, i) => (plan.columns[i]?.type === "timestamp" && v !== null && typeof v === "object" && "micros" in v ? new (v.constructor as new (m: bigint) => Value)((v.micros / 1000n) * 1000n) : v)));
+    }
+  }
+}
+
+/** Stores timestamps as the local wall-clock reading of the process time zone (pg's naive-timestamp trap). */
+class LocalTimeBackend extends MemoryStorageBackend {
+  private static offsetMicros(micros: bigint): bigint {
+    return BigInt(new Date(Number(micros / 1000n)).getTimezoneOffset()) * 60_000_000n;
+  }
+  protected override async _insertRows(session: MemorySession, table: string, columns: ColumnDef[], rows: Value[][]): Promise<void> {
+    const shifted = rows.map((row) => row.map((v) => (v instanceof SqlTimestamp ? new SqlTimestamp(v.micros - LocalTimeBackend.offsetMicros(v.micros)) : v)));
+    return super._insertRows(session, table, columns, shifted);
+  }
+  protected override async *_streamSelect(session: MemorySession, plan: SelectPlan, signal?: AbortSignal): AsyncIterable<Value[][]> {
+    for await (const batch of super._streamSelect(session, plan, signal)) {
+      yield batch.map((row) => row.map((v) => (v instanceof SqlTimestamp ? new SqlTimestamp(v.micros + LocalTimeBackend.offsetMicros(v.micros)) : v)));
     }
   }
 }
@@ -200,6 +216,14 @@ describe("the other checks catch broken backends", () => {
     const result = await runOn(() => new ReplacingMetadataBackend(), "updateMetadata merges: given keys replaced or added, other keys kept");
     expect(result.status).toBe("failed");
     expect(result.message).toContain("replaced key: expected \"new\", got undefined");
+  });
+
+  it("timestamps stored as local wall-clock time pass in one time zone but fail the time-zone check", async () => {
+    expect((await checkFidelity(new LocalTimeBackend(), getFidelityFixture("timestamps with microseconds"))).passed).toBe(true);
+    const result = await runOn(() => new LocalTimeBackend(), "fidelity: dates and timestamps do not depend on the process time zone (written under UTC+14, read under UTC-8)");
+    expect(result.status).toBe("failed");
+    expect(result.message).toContain("under UTC-8");
+    expect((await runOn(() => new MemoryStorageBackend(), "fidelity: dates and timestamps do not depend on the process time zone (written under UTC+14, read under UTC-8)")).status).toBe("passed");
   });
 
   it("readBatches that ignores the batch size fails the batch-size check", async () => {

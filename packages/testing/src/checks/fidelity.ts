@@ -1,5 +1,7 @@
 import {
   ErrorCodes,
+  SqlDate,
+  SqlTimestamp,
   isMdmError,
   valuesEqual,
   type ColumnDef,
@@ -236,6 +238,37 @@ export const fidelityChecks: ConformanceCheck[] = [
       await rejectsWith(() => backend.writeBatches(table, [ID, column], [[[1n, value as Value]]], { engine }), ErrorCodes.UNSUPPORTED_VALUE, label);
       if (await backend.tableExists(table, engine)) throw new ConformanceFailure(`${label}: the refused write left table ${table} behind`);
       await rejectsWith(() => backend.checkValue(column, value as Value), ErrorCodes.UNSUPPORTED_VALUE, `checkValue(): ${label}`);
+    }
+  }),
+
+  defineCheck("fidelity", "fidelity: dates and timestamps do not depend on the process time zone (written under UTC+14, read under UTC-8)", async (backend) => {
+    const engine = await openDataset(backend, "fidelity");
+    const columns: ColumnDef[] = [ID, ...EVERY_TYPE_COLUMNS.filter((c) => c.type === "date" || c.type === "timestamp" || c.type === "timestamptz")];
+    const rows: Value[][] = [
+      [1n, SqlDate.parse("1969-12-31"), SqlTimestamp.parse("2024-03-31 02:30:00"), SqlTimestamp.parse("2024-03-31 01:30:00.000001Z")],
+      [2n, SqlDate.parse("0001-01-01"), SqlTimestamp.parse("1960-01-01 00:00:00.000001"), SqlTimestamp.parse("1969-12-31 23:59:59.999999Z")],
+      [3n, SqlDate.parse("2000-02-29"), SqlTimestamp.parse("2024-10-27 02:30:00.5"), SqlTimestamp.parse("2024-01-01 00:00:00+14")],
+    ];
+    const saved = process.env.TZ;
+    try {
+      process.env.TZ = "Pacific/Kiritimati";
+      await backend.writeBatches("zoned", columns, [rows], { engine });
+      await backend.closeConnections(); // the next session starts under the other zone
+      process.env.TZ = "America/Los_Angeles";
+      const df = await backend.readTable("zoned", { engine, orderBy: ["id"] });
+      for (let r = 0; r < rows.length; r++) {
+        for (let c = 1; c < columns.length; c++) {
+          const column = columns[c] as ColumnDef;
+          const wrote = (rows[r] as Value[])[c] as Value;
+          const read = df.rows[r]?.[column.name] ?? null;
+          if (!valuesEqual(column.type, read, wrote)) {
+            throw new ConformanceFailure(`${column.type} written as ${show(wrote)} under UTC+14 read back as ${show(read)} under UTC-8`);
+          }
+        }
+      }
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
     }
   }),
 ];
