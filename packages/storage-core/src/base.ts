@@ -91,6 +91,23 @@ export interface BaseBackendOptions {
 
 let nextEngineId = 1;
 
+/**
+ * Write locks are per database and process-wide, not per backend instance: two instances on one SQLite
+ * file in one process would otherwise interleave their transactions across awaits, and the second
+ * writer's busy wait (which blocks the event loop) would stall the first until SQLITE_BUSY.
+ */
+const WRITE_LOCKS = new Map<string, AsyncMutex>();
+
+function writeLockFor(backendType: string, database: string): AsyncMutex {
+  const key = `${backendType}\u0000${database}`;
+  let lock = WRITE_LOCKS.get(key);
+  if (!lock) {
+    lock = new AsyncMutex();
+    WRITE_LOCKS.set(key, lock);
+  }
+  return lock;
+}
+
 const DEFAULT_BATCH_SIZE = 10_000;
 
 /**
@@ -347,7 +364,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
       const entry: EngineEntry<TEngine> = {
         handle: Object.freeze({ backendType: this.backendType, database, id: nextEngineId++ }),
         engine,
-        writeLock: new AsyncMutex(),
+        writeLock: writeLockFor(this.backendType, database),
         lastUsed: performance.now(),
       };
       this.engines.set(database, entry);
@@ -890,7 +907,19 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
           details: { dataset: name, backend: this.backendType },
         });
       }
-      await this._createDatabase(path);
+      try {
+        await this._createDatabase(path);
+      } catch (error) {
+        // Another caller created it between the check and the create: same answer as the check.
+        if (!isMdmError(error, ErrorCodes.DATASET_EXISTS) && (await this._databaseExists(path).catch(() => false))) {
+          if (options.ifNotExists) return;
+          throw new MdmError(ErrorCodes.DATASET_EXISTS, `Dataset ${JSON.stringify(name)} already exists in ${this.backendType}`, {
+            cause: error,
+            details: { dataset: name, backend: this.backendType },
+          });
+        }
+        throw error;
+      }
       try {
         const entry = await this.openEngine(path);
         await this.writeMetadata(entry, {
