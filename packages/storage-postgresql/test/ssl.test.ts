@@ -64,6 +64,15 @@ describe.skipIf(unavailable !== undefined)("SSL on a cluster with a self-signed 
     expect(await connectError({ ...base, sslmode: "disable" })).toMatchObject({ code: ErrorCodes.AUTHENTICATION_FAILED });
   });
 
+  it("sslcert and sslkey authenticate a role that logs in with its client certificate", async () => {
+    const setup = new PostgresqlStorageBackend({ config: { ...base, sslmode: "require" } });
+    await setup.executeQuery("CREATE ROLE certuser LOGIN", await setup.getEngine("postgres"));
+    await setup.close();
+    const certificate = { ...base, user: "certuser", password: null, host: "localhost", sslmode: "verify-full" as const, sslrootcert: cluster.certificates.ca };
+    expect(await connectError({ ...certificate, sslcert: cluster.certificates.clientCert, sslkey: cluster.certificates.clientKey })).toEqual({ connected: true, ssl: true });
+    expect(await connectError(certificate)).toMatchObject({ code: ErrorCodes.AUTHENTICATION_FAILED });
+  });
+
   it("the legacy backend maps sslmode the same way", async () => {
     const good = new LegacyPostgresqlStorageBackend({ config: { ...base, host: "localhost", sslmode: "verify-full", sslrootcert: cluster.certificates.ca } });
     await expect(good.init()).resolves.toBeUndefined();

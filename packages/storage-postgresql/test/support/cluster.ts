@@ -46,6 +46,9 @@ export interface Certificates {
   otherCa: string;
   serverCert: string;
   serverKey: string;
+  /** Client certificate and key for the role `certuser`, signed by `ca`. */
+  clientCert: string;
+  clientKey: string;
 }
 
 /** A CA, another CA, and a server certificate for DNS:localhost only (so 127.0.0.1 is the "wrong host name"). */
@@ -56,7 +59,16 @@ export function makeCertificates(dir: string): Certificates {
   openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout", "server.key", "-out", "server.csr"], dir);
   writeFileSync(join(dir, "san.ext"), "subjectAltName=DNS:localhost\n");
   openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt"], dir);
-  return { ca: join(dir, "ca.crt"), otherCa: join(dir, "other.crt"), serverCert: join(dir, "server.crt"), serverKey: join(dir, "server.key") };
+  openssl(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=certuser", "-keyout", "client.key", "-out", "client.csr"], dir);
+  openssl(["x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", "client.crt"], dir);
+  return {
+    ca: join(dir, "ca.crt"),
+    otherCa: join(dir, "other.crt"),
+    serverCert: join(dir, "server.crt"),
+    serverKey: join(dir, "server.key"),
+    clientCert: join(dir, "client.crt"),
+    clientKey: join(dir, "client.key"),
+  };
 }
 
 export interface Cluster {
@@ -74,8 +86,9 @@ function asPostgres(command: string, args: string[]): void {
 }
 
 /**
- * Start a cluster with password (SCRAM) authentication for user `postgres`. With `ssl`, TLS is on
- * and plaintext connections are rejected by pg_hba; without it the server has no TLS at all.
+ * Start a cluster with password (SCRAM) authentication for user `postgres`. With `ssl`, TLS is on,
+ * plaintext connections are rejected by pg_hba, and the role `certuser` (when created) logs in with
+ * its client certificate; without it the server has no TLS at all.
  */
 export async function startCluster(options: { password: string; ssl: boolean }): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), "mdm-pg-cluster-"));
@@ -86,18 +99,18 @@ export async function startCluster(options: { password: string; ssl: boolean }):
   const certificates = makeCertificates(dir);
   const ids = execFileSync("id", ["-u", "postgres"]).toString().trim();
   const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
-  for (const f of [dir, pwfile, certificates.serverCert, certificates.serverKey]) chownSync(f, Number(ids), gid);
+  for (const f of [dir, pwfile, certificates.serverCert, certificates.serverKey, certificates.ca]) chownSync(f, Number(ids), gid);
   chmodSync(certificates.serverKey, 0o600);
   asPostgres("initdb", ["-D", data, "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${pwfile}`, "--no-sync"]);
   rmSync(pwfile);
   const hba = options.ssl
-    ? "hostnossl all all 127.0.0.1/32 reject\nhostssl all all 127.0.0.1/32 scram-sha-256\nlocal all all scram-sha-256\n"
+    ? "hostnossl all all 127.0.0.1/32 reject\nhostssl all certuser 127.0.0.1/32 cert\nhostssl all all 127.0.0.1/32 scram-sha-256\nlocal all all scram-sha-256\n"
     : "host all all 127.0.0.1/32 scram-sha-256\nlocal all all scram-sha-256\n";
   writeFileSync(join(data, "pg_hba.conf"), hba);
   chownSync(join(data, "pg_hba.conf"), Number(ids), gid);
   const port = await freePort();
   const settings = [`-p ${port}`, "-c listen_addresses=127.0.0.1", `-k ${dir}`, "-c fsync=off"];
-  if (options.ssl) settings.push("-c ssl=on", `-c ssl_cert_file=${certificates.serverCert}`, `-c ssl_key_file=${certificates.serverKey}`);
+  if (options.ssl) settings.push("-c ssl=on", `-c ssl_cert_file=${certificates.serverCert}`, `-c ssl_key_file=${certificates.serverKey}`, `-c ssl_ca_file=${certificates.ca}`);
   asPostgres("pg_ctl", ["-D", data, "-l", join(dir, "log"), "-w", "-t", "60", "-o", settings.join(" "), "start"]);
   let running = true;
   const stop = () => {
