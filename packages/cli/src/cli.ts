@@ -1,0 +1,191 @@
+import { Command, CommanderError, Option } from "commander";
+import { isMdmError, redactSecrets } from "@mdm/storage-core";
+import { CliContext } from "./context.js";
+import { ExitCodes, UsageError, exitCodeOf, type ExitCode } from "./exit-codes.js";
+import { exportCommand, infoCommand, listCommand, registerCommand, removeCommand } from "./commands/dataset.js";
+import { flagsGetCommand, flagsListCommand, flagsSetCommand, flagsUnsetCommand } from "./commands/flags.js";
+import { migrateCommand } from "./commands/migrate.js";
+import { compareCommand, validateCommand } from "./commands/storage.js";
+
+/** Replaced at build time by the version in package.json (tsup `define`). */
+declare const __MDM_CLI_VERSION__: string;
+
+export function cliVersion(): string {
+  return typeof __MDM_CLI_VERSION__ === "string" ? __MDM_CLI_VERSION__ : "0.0.0-dev";
+}
+
+const EXIT_CODE_HELP = `
+Exit codes:
+  0  success              4  already exists           7  locked (another run holds the lock)
+  1  failure              5  verification failed      8  value the backend cannot hold exactly
+  2  usage error          6  backend unavailable      130 interrupted (Ctrl-C)
+  3  not found
+
+Environment: MDM_HOME_DIR (default ~/.mdm), MDM_<SECTION>_<KEY> overrides of mdm.yaml
+(e.g. MDM_DATABASE_DEFAULT_BACKEND, MDM_DATABASE_POSTGRESQL_HOST), MDM_FEATURE_<FLAG>.`;
+
+interface Runtime {
+  ctx?: CliContext;
+  exitCode: ExitCode;
+  signal: AbortSignal;
+}
+
+function buildProgram(runtime: Runtime): Command {
+  const context = () => (runtime.ctx ??= new CliContext());
+  const program = new Command("mdm")
+    .description("MDM datasets: register, inspect, export, remove and migrate them between SQLite, DuckDB and PostgreSQL.")
+    .version(cliVersion(), "-V, --version", "print the version")
+    .option("--debug", "print the stack of an error")
+    .showHelpAfterError("(run with --help for usage)")
+    .addHelpText("after", EXIT_CODE_HELP)
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text.startsWith("error:") ? `mdm: ${text}` : text) });
+  program.helpCommand("help [command]", "show help for a command");
+
+  const dataset = program.command("dataset").description("register, list, inspect, export and remove datasets");
+  dataset
+    .command("register")
+    .description("register a dataset from a file or a directory (train/test/validation/sample_submission detected)")
+    .argument("<name>", "dataset name (lower-cased; letters, digits, _ and -)")
+    .argument("<path>", "CSV, TSV, Parquet or JSON file (.csv.gz, .tsv.gz too), or a directory of them")
+    .addOption(new Option("--backend <backend>", "storage backend (default: database.default_backend of mdm.yaml)").choices(["sqlite", "duckdb", "postgresql"]))
+    .option("--target <column>", "target column")
+    .option("--id-columns <columns>", "comma-separated id columns")
+    .option("--problem-type <type>", "problem type (default: inferred from the target)")
+    .option("--description <text>", "description kept in the registry")
+    .option("--force", "replace a dataset of that name")
+    .option("--json", "print the registered dataset as JSON")
+    .action(async (name: string, path: string, opts) => registerCommand(context(), name, path, opts, runtime.signal));
+  dataset
+    .command("list")
+    .description("list registered datasets")
+    .option("--json", "print JSON")
+    .action(async (opts) => listCommand(context(), opts));
+  dataset
+    .command("info")
+    .description("backend, location, tables with row counts and column types, target and id columns")
+    .argument("<name>", "dataset name")
+    .option("--json", "print JSON")
+    .action(async (name: string, opts) => infoCommand(context(), name, opts));
+  dataset
+    .command("remove")
+    .description("remove a dataset: its database and its registry entry")
+    .argument("<name>", "dataset name")
+    .option("--force", "do not ask")
+    .option("--json", "print JSON")
+    .action(async (name: string, opts) => removeCommand(context(), name, opts));
+  dataset
+    .command("export")
+    .description("export tables to <output>/<table>.<format>")
+    .argument("<name>", "dataset name")
+    .addOption(new Option("--format <format>", "file format").choices(["csv", "parquet", "json"]).default("csv"))
+    .option("--output <dir>", "output directory (default: ./<name>)")
+    .option("--table <table>", "only this table")
+    .option("--json", "print the written files as JSON")
+    .action(async (name: string, opts) => exportCommand(context(), name, opts));
+
+  program
+    .command("migrate")
+    .description("move datasets to another backend of this MDM home (staged, verified, published atomically)")
+    .argument("[names...]", "datasets to migrate")
+    .option("--all", "every registered dataset")
+    .requiredOption("--to <backend>", "target backend: sqlite, duckdb or postgresql, optionally :legacy or :new")
+    .addOption(new Option("--from-impl <impl>", "implementation of the source backend (default: from the feature flags)").choices(["legacy", "new"]))
+    .option("--batch-size <n>", "rows per batch (default: performance.batch_size of mdm.yaml, 10000)")
+    .addOption(new Option("--verify <mode>", "verification before publishing").choices(["checksum", "count", "none"]).default("checksum"))
+    .option("--overwrite", "replace an existing dataset of that name in the target")
+    .option("--remove-source", "drop the source database after a verified migration")
+    .option("--json", "print the result objects as JSON")
+    .action(async (names: string[], opts) => {
+      runtime.exitCode = await migrateCommand(context(), names, opts);
+    });
+
+  const storage = program.command("storage").description("compare and validate backends");
+  storage
+    .command("compare")
+    .description("run the comparison tester: legacy vs new implementation of a backend")
+    .argument("<backend>", "sqlite, duckdb or postgresql")
+    .option("--rows <n>", "rows of the large performance test (default 100000)")
+    .option("--json <file>", "write the JSON report to a file")
+    .option("--markdown <file>", "write the Markdown report to a file")
+    .action(async (backend: string, opts) => {
+      runtime.exitCode = await compareCommand(context(), backend, opts);
+    });
+  storage
+    .command("validate")
+    .description("run the storage validator on a backend")
+    .argument("<backend>", "sqlite, duckdb or postgresql, optionally :legacy or :new")
+    .option("--json", "print the report as JSON")
+    .action(async (backend: string, opts) => {
+      runtime.exitCode = await validateCommand(context(), backend, opts);
+    });
+
+  const flags = program.command("flags").description("feature flags in <MDM home>/feature_flags.yaml");
+  flags
+    .command("list")
+    .description("every flag with its value and where it comes from (default, file, env)")
+    .option("--json", "print JSON")
+    .action((opts) => flagsListCommand(context(), opts));
+  flags
+    .command("get")
+    .description("print a flag's value")
+    .argument("<flag>")
+    .option("--json", "print JSON")
+    .action((flag: string, opts) => flagsGetCommand(context(), flag, opts));
+  flags
+    .command("set")
+    .description("write a flag to feature_flags.yaml")
+    .argument("<flag>")
+    .argument("<value>", "true/false, a number (rollout_percentage), or null (per-type overrides)")
+    .action((flag: string, value: string) => flagsSetCommand(context(), flag, value));
+  flags
+    .command("unset")
+    .description("remove a flag from feature_flags.yaml")
+    .argument("<flag>")
+    .action((flag: string) => flagsUnsetCommand(context(), flag));
+
+  for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
+    command.exitOverride();
+    command.configureOutput({ outputError: (text, write) => write(text.startsWith("error:") ? `mdm: ${text}` : text) });
+  }
+  return program;
+}
+
+/** The message of an error, on one line, without any secret. */
+function oneLine(error: unknown, secrets: string[]): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = isMdmError(error) ? ` [${error.code}]` : "";
+  return redactSecrets(`${message.replace(/\s*\n\s*/g, " ")}${code}`, secrets);
+}
+
+/** Run `mdm` with the given arguments (without node and script); resolves with the exit code. */
+export async function main(argv: string[] = process.argv.slice(2)): Promise<ExitCode> {
+  const controller = new AbortController();
+  const runtime: Runtime = { exitCode: ExitCodes.OK, signal: controller.signal };
+  const debug = argv.includes("--debug");
+  const program = buildProgram(runtime);
+  // Registration aborts cleanly on Ctrl-C (migrate installs its own handlers through the migrator).
+  const onSignal = () => controller.abort();
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    if (controller.signal.aborted) return ExitCodes.ABORTED;
+    return runtime.exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return ExitCodes.OK;
+      return error.exitCode === 0 ? ExitCodes.OK : ExitCodes.USAGE;
+    }
+    const secrets = runtime.ctx?.secrets ?? [];
+    const code = controller.signal.aborted ? ExitCodes.ABORTED : exitCodeOf(error);
+    process.stderr.write(`mdm: error: ${oneLine(error, secrets)}\n`);
+    if (debug && error instanceof Error && error.stack) process.stderr.write(`${redactSecrets(error.stack, secrets)}\n`);
+    if (error instanceof UsageError) process.stderr.write("(run with --help for usage)\n");
+    return code;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await runtime.ctx?.close();
+  }
+}

@@ -1,0 +1,403 @@
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { createInterface } from "node:readline/promises";
+import {
+  BACKEND_TYPES,
+  ErrorCodes,
+  METADATA_COLUMNS,
+  METADATA_TABLE,
+  MdmError,
+  isMdmError,
+  normalizeDatasetName,
+  type BackendType,
+  type IStorageBackend,
+  type Implementation,
+  type LogicalType,
+  type RegistryEntry,
+  type Value,
+} from "@mdm/storage-core";
+import { orderTables } from "@mdm/migration";
+import type { CliContext } from "../context.js";
+import { UsageError } from "../exit-codes.js";
+import { discoverDataFiles } from "../files/discover.js";
+import { writeCsv } from "../files/csv-export.js";
+import { problemTypeOf } from "../files/infer.js";
+import { openSource, type TableSource } from "../files/source.js";
+import { colour, formatBytes, print, printJson, table } from "../output.js";
+import { TableProgress } from "../progress.js";
+
+/** `mdm dataset info --json` (and one element of `mdm dataset register --json`). */
+export interface DatasetInfo {
+  name: string;
+  backend: BackendType;
+  implementation: Implementation;
+  location: string;
+  tables: Array<{ name: string; rows: number; columns: Array<{ name: string; type: LogicalType }> }>;
+  target_column: string | null;
+  id_columns: string[];
+  problem_type: string | null;
+  created_at: string | null;
+  size_bytes: number | null;
+  registry_file: string;
+}
+
+/** One element of `mdm dataset list --json`. */
+export interface DatasetListItem {
+  name: string;
+  backend: string;
+  location: string | null;
+  tables: string[];
+  rows: number | null;
+  target_column: string | null;
+  problem_type: string | null;
+  created_at: string | null;
+  /** ok; missing (registered, but its database is gone); unavailable (the backend could not be reached). */
+  status: "ok" | "missing" | "unavailable";
+  error?: { code: string; message: string };
+}
+
+const BACKEND_CHOICES = BACKEND_TYPES as readonly string[];
+
+function backendOption(value: string | undefined, fallback: BackendType): BackendType {
+  if (value === undefined) return fallback;
+  const v = value.trim().toLowerCase();
+  if (!BACKEND_CHOICES.includes(v)) throw new UsageError(`--backend must be one of ${BACKEND_TYPES.join(", ")}, got ${JSON.stringify(value)}`);
+  return v as BackendType;
+}
+
+function listOption(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+}
+
+export async function describeDataset(ctx: CliContext, name: string): Promise<DatasetInfo> {
+  const entry = ctx.entry(name);
+  const n = normalizeDatasetName(name);
+  const backend = await ctx.backend({ type: entry.database.backend }, n);
+  if (!(await backend.datasetExists(n))) {
+    throw new MdmError(ErrorCodes.DATABASE_NOT_FOUND, `Dataset ${n} is registered but its ${entry.database.backend} database is missing (${ctx.location(backend, n)})`);
+  }
+  const engine = await backend.getDatasetEngine(n);
+  const tables: DatasetInfo["tables"] = [];
+  for (const t of orderTables(await backend.listTables(n))) {
+    const info = await backend.getTableInfo(t, engine);
+    tables.push({ name: t, rows: info.rowCount, columns: info.columns.map((c) => ({ name: c.name, type: c.type })) });
+  }
+  let size: number | null = null;
+  try {
+    size = await backend.getDatabaseSize(engine);
+  } catch {
+    size = null;
+  }
+  return {
+    name: n,
+    backend: backend.backendType,
+    implementation: backend.implementation,
+    location: ctx.location(backend, n),
+    tables,
+    target_column: (entry.target_column as string | null | undefined) ?? null,
+    id_columns: Array.isArray(entry.id_columns) ? entry.id_columns.map(String) : [],
+    problem_type: (entry.problem_type as string | null | undefined) ?? null,
+    created_at: entry.created_at === undefined || entry.created_at === null ? null : String(entry.created_at),
+    size_bytes: size,
+    registry_file: ctx.home.registryFile(n),
+  };
+}
+
+function printInfo(info: DatasetInfo): void {
+  print(`${colour.bold(info.name)}`);
+  print(`  backend:      ${info.backend} (${info.implementation})`);
+  print(`  location:     ${info.location}`);
+  print(`  target:       ${info.target_column ?? "-"}`);
+  print(`  id columns:   ${info.id_columns.length ? info.id_columns.join(", ") : "-"}`);
+  print(`  problem type: ${info.problem_type ?? "-"}`);
+  print(`  created:      ${info.created_at ?? "-"}`);
+  print(`  size:         ${formatBytes(info.size_bytes)}`);
+  for (const t of info.tables) {
+    print();
+    print(`  table ${colour.bold(t.name)}: ${t.rows.toLocaleString("en-US")} rows, ${t.columns.length} columns`);
+    print(table(["column", "type"], t.columns.map((c) => [c.name, c.type]), { compact: true }).replace(/^/gm, "    "));
+  }
+}
+
+// --- register ------------------------------------------------------------------------------------
+
+export interface RegisterOptions {
+  backend?: string;
+  target?: string;
+  idColumns?: string;
+  problemType?: string;
+  force?: boolean;
+  json?: boolean;
+  description?: string;
+}
+
+export async function registerCommand(ctx: CliContext, rawName: string, path: string, options: RegisterOptions, signal: AbortSignal): Promise<void> {
+  const name = normalizeDatasetName(rawName);
+  const files = discoverDataFiles(path);
+  const type = backendOption(options.backend, ctx.config.database.default_backend);
+  const idColumns = listOption(options.idColumns);
+  const force = options.force === true;
+  const previous = ctx.registry.exists(name) ? ctx.entry(name) : undefined;
+  if (previous && !force) {
+    throw new MdmError(ErrorCodes.DATASET_EXISTS, `Dataset ${name} is already registered (${previous.database.backend}); pass --force to replace it`);
+  }
+  const backend = await ctx.backend({ type }, name);
+  if (!previous && !force && (await backend.datasetExists(name))) {
+    throw new MdmError(
+      ErrorCodes.DATASET_EXISTS,
+      `A ${type} database for ${name} exists but is not registered (${ctx.location(backend, name)}); pass --force to replace it`,
+    );
+  }
+  const progress = new TableProgress(!options.json);
+  const sources: Array<{ table: string; file: string; source: TableSource }> = [];
+  const runId = randomBytes(6).toString("hex");
+  const staging = backend.getStagingPath(name, runId);
+  let published = false;
+  try {
+    // Pass 1: infer every column of every file (streaming).
+    for (const file of files) {
+      progress.note(`Reading ${file.path} (table ${file.table})`);
+      sources.push({ table: file.table, file: file.path, source: await openSource(file, { trackDistinct: options.target, signal }) });
+    }
+    const main = sources.find((s) => s.table === "train") ?? sources.find((s) => s.table === "data") ?? (sources[0] as (typeof sources)[number]);
+    const mainColumns = main.source.columns.map((c) => c.name);
+    if (options.target !== undefined && !mainColumns.includes(options.target)) {
+      throw new UsageError(`--target ${JSON.stringify(options.target)} is not a column of table ${main.table} (columns: ${mainColumns.join(", ")})`);
+    }
+    for (const id of idColumns) {
+      if (!mainColumns.includes(id)) throw new UsageError(`--id-columns: ${JSON.stringify(id)} is not a column of table ${main.table} (columns: ${mainColumns.join(", ")})`);
+    }
+    let problemType: string | null = options.problemType ?? null;
+    if (problemType === null && options.target !== undefined) {
+      const inference = main.source.inference?.find((i) => i.name === options.target);
+      const distinct = (main.source as { distinct?: number }).distinct;
+      const column = main.source.columns.find((c) => c.name === options.target);
+      if (inference) problemType = problemTypeOf(inference);
+      else if (distinct === 2) problemType = "binary_classification";
+      else problemType = column?.type === "float64" || column?.type === "decimal" ? "regression" : distinct !== undefined && distinct <= 20 ? "multiclass_classification" : "regression";
+    }
+
+    // Pass 2: load every table into a staging database, then publish it as the dataset.
+    await backend.createDatabase(staging);
+    const engine = await backend.getEngine(staging);
+    const batchSize = ctx.config.performance.batch_size;
+    for (const { table: t, source } of sources) {
+      const key = `${name}/${t}`;
+      progress.update(key, t, 0, source.rowCount);
+      const written = await backend.writeBatches(t, source.columns, source.batches(batchSize, signal), {
+        engine,
+        ifExists: "fail",
+        signal,
+        onBatch: (n) => progress.update(key, t, n, source.rowCount),
+      });
+      progress.finish(key, t, written);
+    }
+    const createdAt = new Date().toISOString();
+    const metadata: Record<string, unknown> = {
+      name,
+      tables: Object.fromEntries(sources.map((s) => [s.table, s.table])),
+      target_column: options.target ?? null,
+      id_columns: idColumns,
+      problem_type: problemType,
+      source: resolve(path),
+      created_at: createdAt,
+      registered_with: `${backend.backendType}:${backend.implementation}`,
+    };
+    await backend.writeBatches(METADATA_TABLE, METADATA_COLUMNS, [Object.entries(metadata).map(([k, v]) => [k, JSON.stringify(v), createdAt] as Value[])], {
+      engine,
+      ifExists: "replace",
+      signal,
+    });
+    await backend.releaseEngine(engine);
+    if (signal.aborted) throw new MdmError(ErrorCodes.ABORTED, "Registration interrupted; nothing was registered");
+    await backend.publishStaging(staging, name, { replace: force });
+    published = true;
+
+    // A replaced dataset that lived in another backend is dropped there.
+    if (previous && previous.database.backend !== type) {
+      const old = await ctx.backend({ type: previous.database.backend }, name);
+      if (await old.datasetExists(name)) await old.dropDataset(name);
+    }
+    // The registry entry is written last: until here, nothing is registered.
+    const entry: RegistryEntry = {
+      ...(force && previous ? previous : {}),
+      name,
+      database: ctx.registryDatabase(backend, name),
+      tables: metadata.tables as Record<string, string>,
+      target_column: options.target ?? null,
+      id_columns: idColumns,
+      problem_type: problemType,
+      source: resolve(path),
+      created_at: createdAt,
+    };
+    if (options.description !== undefined) entry.description = options.description;
+    ctx.registry.write(entry);
+  } catch (error) {
+    progress.stop();
+    if (published) await backend.dropDataset(name).catch(() => undefined);
+    else await backend.dropDatabase(staging).catch(() => undefined);
+    throw error;
+  } finally {
+    progress.stop();
+    for (const s of sources) await s.source.close?.().catch(() => undefined);
+  }
+  const info = await describeDataset(ctx, name);
+  if (options.json) printJson(info);
+  else {
+    const rows = info.tables.map((t) => `${t.name} ${t.rows.toLocaleString("en-US")} rows`).join(", ");
+    print(`${colour.green("Registered")} ${name} in ${info.backend} (${info.implementation}): ${rows}`);
+  }
+}
+
+// --- list, info -------------------------------------------------------------------------------------
+
+export async function listCommand(ctx: CliContext, options: { json?: boolean }): Promise<void> {
+  const items: DatasetListItem[] = [];
+  for (const name of ctx.registry.list()) {
+    let entry: RegistryEntry;
+    try {
+      entry = ctx.registry.read(name);
+    } catch (error) {
+      const e = isMdmError(error) ? error : new MdmError(ErrorCodes.INTERNAL, String(error));
+      items.push({ name, backend: "?", location: null, tables: [], rows: null, target_column: null, problem_type: null, created_at: null, status: "unavailable", error: { code: e.code, message: e.message } });
+      continue;
+    }
+    const item: DatasetListItem = {
+      name,
+      backend: String(entry.database.backend),
+      location: null,
+      tables: [],
+      rows: null,
+      target_column: (entry.target_column as string | null | undefined) ?? null,
+      problem_type: (entry.problem_type as string | null | undefined) ?? null,
+      created_at: entry.created_at === undefined || entry.created_at === null ? null : String(entry.created_at),
+      status: "ok",
+    };
+    try {
+      const e = ctx.entry(name);
+      const backend = await ctx.backend({ type: e.database.backend }, name);
+      item.location = ctx.location(backend, name);
+      if (!(await backend.datasetExists(name))) item.status = "missing";
+      else {
+        const engine = await backend.getDatasetEngine(name);
+        item.tables = await backend.listTables(name);
+        let rows = 0;
+        for (const t of item.tables) rows += (await backend.getTableInfo(t, engine)).rowCount;
+        item.rows = rows;
+      }
+    } catch (error) {
+      item.status = "unavailable";
+      item.error = isMdmError(error) ? { code: error.code, message: error.message } : { code: ErrorCodes.INTERNAL, message: String(error) };
+    }
+    items.push(item);
+  }
+  if (options.json) {
+    printJson(items);
+    return;
+  }
+  if (items.length === 0) {
+    print(`No datasets registered in ${ctx.home.root}`);
+    return;
+  }
+  print(
+    table(
+      ["name", "backend", "tables", "rows", "target", "problem type", "status"],
+      items.map((i) => [i.name, i.backend, i.tables.join(", "), i.rows ?? "-", i.target_column ?? "-", i.problem_type ?? "-", i.status === "ok" ? i.status : colour.yellow(i.error ? `${i.status}: ${i.error.code}` : i.status)]),
+    ),
+  );
+}
+
+export async function infoCommand(ctx: CliContext, name: string, options: { json?: boolean }): Promise<void> {
+  const info = await describeDataset(ctx, name);
+  if (options.json) printJson(info);
+  else printInfo(info);
+}
+
+// --- remove -------------------------------------------------------------------------------------------
+
+export async function removeCommand(ctx: CliContext, rawName: string, options: { force?: boolean; json?: boolean }): Promise<void> {
+  const name = normalizeDatasetName(rawName);
+  const entry = ctx.entry(name);
+  if (!options.force) {
+    if (!process.stdin.isTTY) throw new UsageError(`Removing ${name} deletes its data; pass --force (no terminal to ask on)`);
+    const rl = createInterface({ input: process.stdin, output: process.stderr });
+    const answer = await rl.question(`Remove dataset ${name} and its ${entry.database.backend} database? [y/N] `);
+    rl.close();
+    if (!/^y(es)?$/i.test(answer.trim())) {
+      print("Nothing removed.");
+      return;
+    }
+  }
+  const backend = await ctx.backend({ type: entry.database.backend }, name);
+  const location = ctx.location(backend, name);
+  if (await backend.datasetExists(name)) await backend.dropDataset(name);
+  ctx.registry.remove(name);
+  // Python MDM's leftovers (dataset_info.json, metadata/) go with it.
+  const dir = ctx.home.datasetDir(name);
+  if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  if (options.json) printJson({ name, removed: true, backend: entry.database.backend, location });
+  else print(`${colour.green("Removed")} ${name} (${entry.database.backend}: ${location})`);
+}
+
+// --- export -------------------------------------------------------------------------------------------
+
+const FORMATS = ["csv", "parquet", "json"] as const;
+type ExportFormat = (typeof FORMATS)[number];
+
+export async function exportCommand(ctx: CliContext, rawName: string, options: { format?: string; output?: string; table?: string; json?: boolean }): Promise<void> {
+  const name = normalizeDatasetName(rawName);
+  const format = (options.format ?? "csv").toLowerCase() as ExportFormat;
+  if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, got ${JSON.stringify(options.format)}`);
+  const entry = ctx.entry(name);
+  const backend = await ctx.backend({ type: entry.database.backend }, name);
+  const engine = await backend.getDatasetEngine(name);
+  const all = await backend.listTables(name);
+  const tables = options.table === undefined ? all : [options.table];
+  if (options.table !== undefined && !all.includes(options.table)) {
+    throw new MdmError(ErrorCodes.TABLE_NOT_FOUND, `Dataset ${name} has no table ${JSON.stringify(options.table)} (tables: ${all.join(", ")})`);
+  }
+  const dir = resolve(options.output ?? name);
+  mkdirSync(dir, { recursive: true });
+  const written: Array<{ table: string; file: string; rows: number }> = [];
+  for (const t of tables) {
+    const file = join(dir, `${t}.${format}`);
+    const info = await backend.getTableInfo(t, engine);
+    let rows: number;
+    if (format === "csv") {
+      rows = await writeCsv(file, info.columns, backend.readBatches(t, { engine, batchSize: ctx.config.performance.batch_size }));
+    } else {
+      await exportThroughDuckdb(ctx, backend, name, t, file, format);
+      rows = info.rowCount;
+    }
+    written.push({ table: t, file, rows });
+  }
+  if (options.json) printJson({ name, format, files: written });
+  else for (const w of written) print(`${w.table}: ${w.rows.toLocaleString("en-US")} rows -> ${w.file}`);
+}
+
+/** Parquet and JSON are written by DuckDB: directly from a DuckDB dataset, else through a temporary DuckDB file. */
+async function exportThroughDuckdb(ctx: CliContext, backend: IStorageBackend, name: string, t: string, file: string, format: "parquet" | "json"): Promise<void> {
+  if (backend.backendType === "duckdb") {
+    await backend.exportFile(t, file, format, { engine: await backend.getDatasetEngine(name) });
+    return;
+  }
+  const { DuckdbStorageBackend } = await import("@mdm/storage-duckdb");
+  const home = mkdtempSync(join(tmpdir(), "mdm-export-"));
+  const duck = new DuckdbStorageBackend({ homeDir: home });
+  try {
+    await duck.init();
+    await duck.createDataset("export");
+    const target = await duck.getDatasetEngine("export");
+    const engine = await backend.getDatasetEngine(name);
+    const info = await backend.getTableInfo(t, engine);
+    await duck.writeBatches(t, info.columns, backend.readBatches(t, { engine, columns: info.columns.map((c) => c.name), batchSize: ctx.config.performance.batch_size }), { engine: target, ifExists: "fail" });
+    await duck.exportFile(t, file, format, { engine: target });
+  } finally {
+    await duck.close().catch(() => undefined);
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+

@@ -1,0 +1,141 @@
+import { StorageMigrator, type MigrationResult, type VerifyMode } from "@mdm/migration";
+import { ErrorCodes, normalizeDatasetName, type BackendType, type Implementation } from "@mdm/storage-core";
+import { parseBackendSpec, type CliContext } from "../context.js";
+import { ExitCodes, UsageError, type ExitCode } from "../exit-codes.js";
+import { colour, formatBytes, formatDuration, print, printJson, table } from "../output.js";
+import { TableProgress } from "../progress.js";
+
+export interface MigrateCommandOptions {
+  all?: boolean;
+  to?: string;
+  fromImpl?: string;
+  batchSize?: string;
+  verify?: string;
+  overwrite?: boolean;
+  removeSource?: boolean;
+  json?: boolean;
+}
+
+function positiveInteger(text: string | undefined, option: string): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[1-9]\d*$/.test(text.trim())) throw new UsageError(`${option} must be a positive integer, got ${JSON.stringify(text)}`);
+  return Number(text);
+}
+
+/** Exit code of a run: the first failure's code mapped as errors are, or 0. */
+function exitOf(results: MigrationResult[]): ExitCode {
+  const failed = results.find((r) => !r.success);
+  if (!failed) return ExitCodes.OK;
+  const code = failed.error?.code;
+  const map: Record<string, ExitCode> = {
+    [ErrorCodes.DATASET_NOT_FOUND]: ExitCodes.NOT_FOUND,
+    [ErrorCodes.DATASET_EXISTS]: ExitCodes.ALREADY_EXISTS,
+    [ErrorCodes.VERIFICATION_FAILED]: ExitCodes.VERIFICATION_FAILED,
+    [ErrorCodes.LOCKED]: ExitCodes.LOCKED,
+    [ErrorCodes.UNSUPPORTED_VALUE]: ExitCodes.UNSUPPORTED_VALUE,
+    [ErrorCodes.BACKEND_UNAVAILABLE]: ExitCodes.BACKEND_UNAVAILABLE,
+    [ErrorCodes.BACKEND_NOT_INSTALLED]: ExitCodes.BACKEND_UNAVAILABLE,
+    [ErrorCodes.CONNECTION_FAILED]: ExitCodes.BACKEND_UNAVAILABLE,
+    [ErrorCodes.AUTHENTICATION_FAILED]: ExitCodes.BACKEND_UNAVAILABLE,
+    [ErrorCodes.SSL_FAILED]: ExitCodes.BACKEND_UNAVAILABLE,
+    [ErrorCodes.ABORTED]: ExitCodes.ABORTED,
+  };
+  return (code ? map[code] : undefined) ?? ExitCodes.FAILURE;
+}
+
+export async function migrateCommand(ctx: CliContext, names: string[], options: MigrateCommandOptions): Promise<ExitCode> {
+  if (!options.to) throw new UsageError("--to <backend[:legacy|new]> is required");
+  const target = parseBackendSpec(options.to, "--to");
+  const fromImpl = options.fromImpl === undefined ? undefined : options.fromImpl.trim().toLowerCase();
+  if (fromImpl !== undefined && fromImpl !== "legacy" && fromImpl !== "new") throw new UsageError(`--from-impl must be legacy or new, got ${JSON.stringify(options.fromImpl)}`);
+  const verify = (options.verify ?? "checksum").trim().toLowerCase() as VerifyMode;
+  if (!["checksum", "count", "none"].includes(verify)) throw new UsageError(`--verify must be checksum, count or none, got ${JSON.stringify(options.verify)}`);
+  const batchSize = positiveInteger(options.batchSize, "--batch-size") ?? ctx.config.performance.batch_size;
+  if (options.all && names.length > 0) throw new UsageError("Give dataset names or --all, not both");
+  if (!options.all && names.length === 0) throw new UsageError("Give at least one dataset name, or --all");
+
+  // Which datasets, from which backend type. Every name is checked before anything moves.
+  const selected = options.all ? ctx.registry.list() : [...new Set(names.map((n) => normalizeDatasetName(n)))];
+  const plan: Array<{ name: string; from: BackendType }> = [];
+  const skipped: string[] = [];
+  for (const name of selected) {
+    const entry = ctx.entry(name);
+    if (entry.database.backend === target.type) {
+      if (!options.all) {
+        throw new UsageError(
+          `${name} is already in ${target.type}; legacy and new ${target.type} share the same storage, so switch implementations with "mdm flags set use_new_storage_${target.type} true|false" instead`,
+        );
+      }
+      skipped.push(name);
+      continue;
+    }
+    plan.push({ name, from: entry.database.backend });
+  }
+
+  const progress = new TableProgress(!options.json);
+  for (const name of skipped) progress.note(`${name}: already in ${target.type}, skipped`);
+  const results: MigrationResult[] = [];
+  try {
+    for (const { name, from } of plan) {
+      const source = await ctx.backend({ type: from, implementation: fromImpl as Implementation | undefined }, name);
+      const destination = await ctx.backend(target, name);
+      const migrator = new StorageMigrator({ source, target: destination, manager: ctx.manager, home: ctx.home });
+      progress.note(`${colour.bold(name)}: ${from} (${source.implementation}) -> ${target.type} (${destination.implementation})`);
+      const result = await migrator.migrateDataset(name, {
+        batchSize,
+        verify,
+        overwrite: options.overwrite === true,
+        removeSource: options.removeSource === true,
+        handleSignals: true,
+        onProgress: (e) => {
+          if (e.phase === "copy" && e.table) {
+            const key = `${name}/${e.table}`;
+            const label = `${name}/${e.table}`;
+            if (e.rowsDone >= e.rowsTotal && e.rate === 0) progress.finish(key, label, e.rowsDone);
+            else progress.update(key, label, e.rowsDone, e.rowsTotal, e.rate, e.etaSeconds);
+          } else if (e.phase === "verify") progress.note(`${name}: verifying (${verify})`);
+          else if (e.phase === "publish") progress.note(`${name}: publishing`);
+        },
+      });
+      if (result.success) {
+        // The migrator points the entry at the target; complete its PostgreSQL location (host, port, user).
+        const entry = ctx.registry.read(name);
+        ctx.registry.write({ ...entry, database: { ...entry.database, ...ctx.registryDatabase(destination, name) } });
+      }
+      results.push(result);
+    }
+  } finally {
+    progress.stop();
+  }
+
+  if (options.json) {
+    printJson(results);
+    return exitOf(results);
+  }
+  if (results.length === 0) {
+    print(`Nothing to migrate${skipped.length ? ` (${skipped.length} already in ${target.type})` : ""}.`);
+    return ExitCodes.OK;
+  }
+  print(
+    table(
+      ["dataset", "from", "to", "tables", "rows", "time", "rows/s", "size", "verification", "status"],
+      results.map((r) => [
+        r.dataset,
+        `${r.source.type}:${r.source.implementation}`,
+        `${r.target.type}:${r.target.implementation}`,
+        r.tablesMigrated.length,
+        r.rowsMigrated,
+        formatDuration(r.durationMs),
+        r.rowsPerSecond,
+        formatBytes(r.bytes),
+        r.verification ? `${r.verification.mode}: ${r.verification.passed ? "passed" : "FAILED"}` : verify === "none" ? "none" : "-",
+        r.success ? colour.green("ok") : colour.red(r.error?.code ?? "failed"),
+      ]),
+    ),
+  );
+  for (const r of results.filter((x) => !x.success)) process.stderr.write(`mdm: ${r.dataset}: ${r.error?.message ?? "failed"}\n`);
+  const ok = results.filter((r) => r.success).length;
+  print(`${ok} of ${results.length} dataset(s) migrated to ${target.type}${options.removeSource ? " (sources removed)" : ""}.`);
+  return exitOf(results);
+}
+

@@ -1,0 +1,103 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { BACKEND_TYPES, type BackendType, type IStorageBackend } from "@mdm/storage-core";
+import { parseBackendSpec, type CliContext } from "../context.js";
+import { CliError, ExitCodes, UsageError, type ExitCode } from "../exit-codes.js";
+import { print, printJson, toJson } from "../output.js";
+
+interface ComparisonModule {
+  StorageComparisonTester: new (options: Record<string, unknown>) => { runAllTests(): Promise<{ failed: number } & Record<string, unknown>> };
+  formatConsoleReport(summary: unknown): string;
+  formatJsonReport(summary: unknown): string;
+  formatMarkdownReport(summary: unknown, options?: { generatedBy?: string }): string;
+}
+
+/** The comparison tester of @mdm/testing (loaded only for this command). */
+async function comparisonModule(): Promise<ComparisonModule> {
+  const mod = (await import("@mdm/testing")) as unknown as Partial<ComparisonModule>;
+  if (typeof mod.StorageComparisonTester !== "function" || typeof mod.formatConsoleReport !== "function") {
+    throw new CliError("The installed @mdm/testing has no StorageComparisonTester; upgrade @mdm/testing", ExitCodes.BACKEND_UNAVAILABLE);
+  }
+  return mod as ComparisonModule;
+}
+
+export async function compareCommand(ctx: CliContext, rawType: string, options: { rows?: string; json?: string; markdown?: string }): Promise<ExitCode> {
+  const type = rawType.trim().toLowerCase();
+  if (!(BACKEND_TYPES as readonly string[]).includes(type)) throw new UsageError(`<backend> must be one of ${BACKEND_TYPES.join(", ")}, got ${JSON.stringify(rawType)}`);
+  let rows: number | undefined;
+  if (options.rows !== undefined) {
+    if (!/^[1-9]\d*$/.test(options.rows.trim())) throw new UsageError(`--rows must be a positive integer, got ${JSON.stringify(options.rows)}`);
+    rows = Number(options.rows);
+  }
+  const mod = await comparisonModule();
+  // Both sides live in a temporary MDM home (PostgreSQL: uniquely named datasets the tester drops), never in the user's.
+  const home = mkdtempSync(join(tmpdir(), "mdm-compare-"));
+  const sides: IStorageBackend[] = [];
+  try {
+    for (const implementation of ["legacy", "new"] as const) {
+      const factory = await ctx.factory(type as BackendType, implementation);
+      const backend = factory.create({ homeDir: join(home, implementation), config: ctx.config });
+      sides.push(backend);
+      await backend.init();
+    }
+    return await runComparison(mod, sides, type, rows, options);
+  } finally {
+    for (const s of sides) await s.close().catch(() => undefined);
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+async function runComparison(
+  { StorageComparisonTester, formatConsoleReport, formatJsonReport, formatMarkdownReport }: ComparisonModule,
+  sides: IStorageBackend[],
+  type: string,
+  rows: number | undefined,
+  options: { json?: string; markdown?: string },
+): Promise<ExitCode> {
+  const tester = new StorageComparisonTester({
+    baseline: sides[0],
+    candidate: sides[1],
+    largeRows: rows,
+    onResult: (r: { test: string; passed: boolean; skipped?: string }) => process.stderr.write(`  ${r.skipped ? "SKIP" : r.passed ? "PASS" : "FAIL"} ${r.test}\n`),
+  });
+  const summary = await tester.runAllTests();
+  print(formatConsoleReport(summary));
+  if (options.json) {
+    writeFileSync(resolve(options.json), `${formatJsonReport(summary)}\n`);
+    print(`JSON report: ${resolve(options.json)}`);
+  }
+  if (options.markdown) {
+    writeFileSync(resolve(options.markdown), formatMarkdownReport(summary, { generatedBy: `mdm storage compare ${type}${rows ? ` --rows ${rows}` : ""}` }));
+    print(`Markdown report: ${resolve(options.markdown)}`);
+  }
+  return summary.failed > 0 ? ExitCodes.FAILURE : ExitCodes.OK;
+}
+
+interface ValidatorModule {
+  StorageValidator: new (backend: unknown, options?: unknown) => Record<string, unknown>;
+}
+
+export async function validateCommand(ctx: CliContext, rawSpec: string, options: { json?: boolean }): Promise<ExitCode> {
+  const spec = parseBackendSpec(rawSpec, "<backend>");
+  const mod = (await import("@mdm/migration")) as unknown as Partial<ValidatorModule>;
+  if (typeof mod.StorageValidator !== "function") {
+    throw new CliError("The installed @mdm/migration has no StorageValidator yet; upgrade @mdm/migration", ExitCodes.BACKEND_UNAVAILABLE);
+  }
+  const backend = await ctx.backend(spec);
+  const validator = new mod.StorageValidator(backend) as { validate?: () => Promise<unknown>; validateBackend?: () => Promise<unknown> };
+  const run = validator.validate ?? validator.validateBackend;
+  if (typeof run !== "function") throw new CliError("StorageValidator has no validate() method", ExitCodes.FAILURE);
+  const report = (await run.call(validator)) as { passed?: unknown; failed?: unknown; warnings?: unknown };
+  const failed = Array.isArray(report.failed) ? report.failed.length : typeof report.failed === "number" ? report.failed : 0;
+  if (options.json) printJson(report);
+  else {
+    const list = (v: unknown) => (Array.isArray(v) ? v.map((x) => (typeof x === "string" ? x : toJson(x))) : []);
+    print(`Validation of ${spec.type} (${backend.implementation})`);
+    for (const p of list(report.passed)) print(`  PASS ${p}`);
+    for (const w of list(report.warnings)) print(`  WARN ${w}`);
+    for (const f of list(report.failed)) print(`  FAIL ${f}`);
+    print(`${list(report.passed).length} passed, ${failed} failed, ${list(report.warnings).length} warnings`);
+  }
+  return failed > 0 ? ExitCodes.FAILURE : ExitCodes.OK;
+}

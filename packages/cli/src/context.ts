@@ -1,0 +1,136 @@
+import {
+  BACKEND_TYPES,
+  DatasetRegistry,
+  MdmHome,
+  StorageBackendManager,
+  loadConfig,
+  type BackendFactory,
+  type BackendType,
+  type IStorageBackend,
+  type Implementation,
+  type MdmConfig,
+  type RegistryEntry,
+} from "@mdm/storage-core";
+import { UsageError } from "./exit-codes.js";
+
+/**
+ * The backend packages, imported only when a command needs that backend type (so `mdm flags list` does not
+ * load three database drivers). Literal specifiers: resolved from the CLI's own install, whatever the cwd.
+ */
+const FACTORY_LOADERS: Record<`${BackendType}:${Implementation}`, () => Promise<{ backendFactory: BackendFactory }>> = {
+  "sqlite:new": () => import("@mdm/storage-sqlite"),
+  "sqlite:legacy": () => import("@mdm/storage-sqlite-legacy"),
+  "duckdb:new": () => import("@mdm/storage-duckdb"),
+  "duckdb:legacy": () => import("@mdm/storage-duckdb-legacy"),
+  "postgresql:new": () => import("@mdm/storage-postgresql"),
+  "postgresql:legacy": () => import("@mdm/storage-postgresql-legacy"),
+};
+
+/** A backend type with an optional implementation: `duckdb`, `sqlite:legacy`, `postgresql:new`. */
+export interface BackendSpec {
+  type: BackendType;
+  implementation?: Implementation;
+}
+
+export function parseBackendSpec(text: string, option: string): BackendSpec {
+  const [type, implementation, ...rest] = String(text).trim().toLowerCase().split(":");
+  if (!(BACKEND_TYPES as readonly string[]).includes(type ?? "") || rest.length > 0) {
+    throw new UsageError(`${option} must be one of ${BACKEND_TYPES.join(", ")} (optionally with :legacy or :new), got ${JSON.stringify(text)}`);
+  }
+  if (implementation !== undefined && implementation !== "legacy" && implementation !== "new") {
+    throw new UsageError(`${option}: the implementation after ":" must be legacy or new, got ${JSON.stringify(implementation)}`);
+  }
+  return { type: type as BackendType, implementation: implementation as Implementation | undefined };
+}
+
+/** What every command works on: the MDM home, its mdm.yaml, its registry and the backend manager. */
+export class CliContext {
+  readonly home: MdmHome;
+  readonly config: MdmConfig;
+  readonly registry: DatasetRegistry;
+  readonly manager: StorageBackendManager;
+  private readonly loaded = new Set<string>();
+
+  constructor(env: NodeJS.ProcessEnv = process.env) {
+    const { config, homeDir } = loadConfig({ env });
+    this.config = config;
+    this.home = new MdmHome(homeDir, config.paths);
+    this.registry = new DatasetRegistry(this.home);
+    this.manager = new StorageBackendManager({ homeDir, config, env });
+  }
+
+  /** Secrets that must never reach the terminal. */
+  get secrets(): string[] {
+    const password = this.config.database.postgresql.password;
+    return password ? [password] : [];
+  }
+
+  private async loadFactories(type: BackendType): Promise<void> {
+    for (const implementation of ["new", "legacy"] as const) {
+      const key = `${type}:${implementation}` as const;
+      if (this.loaded.has(key)) continue;
+      this.loaded.add(key);
+      try {
+        const mod = await FACTORY_LOADERS[key]();
+        this.manager.register(mod.backendFactory);
+      } catch {
+        // Not installed or not loadable: the manager reports it (naming the package) if this one is chosen.
+      }
+    }
+  }
+
+  /** The backend of a type: the implementation asked for, else the one the feature flags choose for this dataset. */
+  async backend(spec: BackendSpec, datasetName?: string): Promise<IStorageBackend> {
+    await this.loadFactories(spec.type);
+    return this.manager.getStorageBackend(spec.type, { datasetName, implementation: spec.implementation });
+  }
+
+  /** The factory of one implementation (to build an instance outside the manager's cache). */
+  async factory(type: BackendType, implementation: Implementation): Promise<BackendFactory> {
+    await this.loadFactories(type);
+    return this.manager.loadFactory(type, implementation);
+  }
+
+  /** Which implementation a type resolves to for a dataset when none is given. */
+  implementationFor(spec: BackendSpec, datasetName?: string): Implementation {
+    return spec.implementation ?? this.manager.implementationFor(spec.type, datasetName);
+  }
+
+  /** The backend type of a registered dataset (its registry entry; MDM_DATASET_NOT_FOUND otherwise). */
+  entry(name: string): RegistryEntry & { database: { backend: BackendType } } {
+    const entry = this.registry.read(name);
+    const backend = String(entry.database.backend ?? "").toLowerCase();
+    if (!(BACKEND_TYPES as readonly string[]).includes(backend)) {
+      throw new UsageError(`The registry entry of ${name} names an unknown backend ${JSON.stringify(entry.database.backend)}`);
+    }
+    return { ...entry, database: { ...entry.database, backend: backend as BackendType } };
+  }
+
+  /** Where a dataset lives, for people: a file path, or a PostgreSQL URL without password. */
+  location(backend: IStorageBackend, name: string): string {
+    const path = backend.getDatabasePath(name);
+    if (backend.backendType !== "postgresql") return path;
+    const pg = this.config.database.postgresql;
+    const user = pg.user ? `${encodeURIComponent(pg.user)}@` : "";
+    const where = pg.schema_per_dataset ? `${pg.database ?? "postgres"}?schema=${path}` : path;
+    return `postgresql://${user}${pg.host}:${pg.port}/${where}`;
+  }
+
+  /** The `database` section of a registry entry for a dataset in this backend (never a password). */
+  registryDatabase(backend: IStorageBackend, name: string): RegistryEntry["database"] {
+    const path = backend.getDatabasePath(name);
+    if (backend.backendType !== "postgresql") return { backend: backend.backendType, path };
+    const pg = this.config.database.postgresql;
+    const section: RegistryEntry["database"] = { backend: "postgresql", host: pg.host, port: pg.port };
+    if (pg.user) section.user = pg.user;
+    if (pg.schema_per_dataset) {
+      section.database = pg.database ?? "postgres";
+      section.schema = path;
+    } else section.database = path;
+    return section;
+  }
+
+  async close(): Promise<void> {
+    await this.manager.clearCache().catch(() => undefined);
+  }
+}

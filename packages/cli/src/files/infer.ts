@@ -1,0 +1,171 @@
+import {
+  ErrorCodes,
+  MdmError,
+  SqlDate,
+  SqlTimestamp,
+  canonicalDecimal,
+  decimalFromNumber,
+  type ColumnDef,
+  type LogicalType,
+  type Value,
+} from "@mdm/storage-core";
+
+/**
+ * Type inference over text fields (CSV, TSV) that loses nothing: a column gets a type only when every
+ * non-NULL value in the whole file is that type's canonical text. NULL is an empty field (a quoted empty
+ * field is an empty string). In order of preference:
+ *
+ * - int64: canonical integers without leading zeros or `+`, within 64 bits (`00123` stays text);
+ * - float64: decimal numbers whose double reads back as the same number (no leading zeros), plus
+ *   `NaN`, `Infinity`, `-Infinity`, `inf`, `-inf`;
+ * - boolean: true/false (also True/False, TRUE/FALSE);
+ * - date: `YYYY-MM-DD`;
+ * - timestamp: `YYYY-MM-DD[ T]HH:MM[:SS[.ffffff]]`;
+ * - timestamptz: the same with `Z` or an offset on every value (stored as the UTC instant);
+ * - text: everything else, and columns with no value at all.
+ */
+const INT_RE = /^(?:0|-?[1-9]\d*)$/;
+const FLOAT_RE = /^-?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+const SHORT_FLOAT_RE = /^-?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)$/;
+const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+const TIMESTAMP_RE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?$/;
+const TIMESTAMPTZ_RE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)$/;
+const FLOAT_SPECIAL: Record<string, number> = { NaN: NaN, nan: NaN, Infinity: Infinity, "-Infinity": -Infinity, inf: Infinity, "-inf": -Infinity };
+const BOOLEANS: Record<string, boolean> = { true: true, false: false, True: true, False: false, TRUE: true, FALSE: false };
+const INT64_MAX = 2n ** 63n - 1n;
+const INT64_MIN = -(2n ** 63n);
+
+export function isCanonicalInt64(s: string): boolean {
+  if (!INT_RE.test(s)) return false;
+  if (s.length < 19) return true;
+  const n = BigInt(s);
+  return n <= INT64_MAX && n >= INT64_MIN;
+}
+
+/** The text denotes a number that a double holds and gives back (shortest form, same numeric value). */
+export function isLosslessFloat(s: string): boolean {
+  if (s in FLOAT_SPECIAL) return true;
+  if (!FLOAT_RE.test(s)) return false;
+  // At most 15 significant digits and no exponent: every such decimal survives a trip through a double.
+  if (SHORT_FLOAT_RE.test(s) && s.length - (s.startsWith("-") ? 1 : 0) - (s.includes(".") ? 1 : 0) <= 15) return true;
+  const n = Number(s);
+  if (!Number.isFinite(n)) return false;
+  try {
+    return canonicalDecimal(s) === canonicalDecimal(decimalFromNumber(n));
+  } catch {
+    return false;
+  }
+}
+
+function validDate(s: string): boolean {
+  try {
+    SqlDate.parse(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function validTimestamp(s: string): boolean {
+  try {
+    SqlTimestamp.parse(s);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const INT = 1;
+const FLOAT = 2;
+const BOOL = 4;
+const DATE = 8;
+const TS = 16;
+const TSTZ = 32;
+const ALL = INT | FLOAT | BOOL | DATE | TS | TSTZ;
+
+/** Per-column inference state, fed every field of the column once. */
+export class ColumnInference {
+  private candidates = ALL;
+  nonNull = 0;
+  private readonly distinct: Set<string> | undefined;
+  private distinctOverflow = false;
+
+  /** `trackDistinct`: remember up to that many distinct values (for the target column's problem type). */
+  constructor(
+    readonly name: string,
+    private readonly trackDistinct = 0,
+  ) {
+    this.distinct = trackDistinct > 0 ? new Set() : undefined;
+  }
+
+  add(value: string | null): void {
+    if (value === null) return;
+    this.nonNull++;
+    if (this.distinct && !this.distinctOverflow) {
+      this.distinct.add(value);
+      if (this.distinct.size > this.trackDistinct) this.distinctOverflow = true;
+    }
+    let c = this.candidates;
+    if (c === 0) return;
+    if (c & INT && !isCanonicalInt64(value)) c &= ~INT;
+    if (c & FLOAT && !isLosslessFloat(value)) c &= ~FLOAT;
+    if (c & BOOL && !(value in BOOLEANS)) c &= ~BOOL;
+    if (c & DATE && !(DATE_RE.test(value) && validDate(value))) c &= ~DATE;
+    if (c & TS && !(TIMESTAMP_RE.test(value) && validTimestamp(value))) c &= ~TS;
+    if (c & TSTZ && !(TIMESTAMPTZ_RE.test(value) && validTimestamp(value))) c &= ~TSTZ;
+    this.candidates = c;
+  }
+
+  get type(): LogicalType {
+    const c = this.candidates;
+    if (this.nonNull === 0) return "text";
+    if (c & INT) return "int64";
+    if (c & FLOAT) return "float64";
+    if (c & BOOL) return "boolean";
+    if (c & DATE) return "date";
+    if (c & TS) return "timestamp";
+    if (c & TSTZ) return "timestamptz";
+    return "text";
+  }
+
+  /** Distinct non-NULL values seen (undefined when more than the tracked limit). */
+  get distinctCount(): number | undefined {
+    return this.distinct && !this.distinctOverflow ? this.distinct.size : undefined;
+  }
+
+  column(): ColumnDef {
+    return { name: this.name, type: this.type, nullable: true };
+  }
+}
+
+export type FieldConverter = (text: string) => Value;
+
+/** The function that turns a field's text into the value of the inferred type (NULL handled by the caller). */
+export function fieldConverter(column: ColumnDef): FieldConverter {
+  switch (column.type) {
+    case "int64":
+      return (s) => BigInt(s);
+    case "float64":
+      return (s) => (s in FLOAT_SPECIAL ? (FLOAT_SPECIAL[s] as number) : Number(s));
+    case "boolean":
+      return (s) => BOOLEANS[s] as boolean;
+    case "date":
+      return (s) => SqlDate.parse(s);
+    case "timestamp":
+    case "timestamptz":
+      return (s) => SqlTimestamp.parse(s);
+    case "text":
+      return (s) => s;
+    default:
+      throw new MdmError(ErrorCodes.INTERNAL, `No text converter for ${column.type}`);
+  }
+}
+
+/** The problem type Python MDM would record for a target column. */
+export function problemTypeOf(inference: ColumnInference): string {
+  const distinct = inference.distinctCount;
+  if (distinct === 2) return "binary_classification";
+  if (inference.type === "float64") return "regression";
+  if (distinct !== undefined && distinct <= 20) return "multiclass_classification";
+  return inference.type === "int64" ? "regression" : "multiclass_classification";
+}

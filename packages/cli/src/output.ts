@@ -1,0 +1,41 @@
+import Table from "cli-table3";
+import pc from "picocolors";
+
+/** JSON for stdout: bigints as strings, dates and timestamps through their toJSON. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? v.toString() : v), 2);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${toJson(value)}\n`);
+}
+
+export function print(text = ""): void {
+  process.stdout.write(`${text}\n`);
+}
+
+/** A terminal table (plain borders; colours only where the terminal has them, through picocolors). */
+export function table(head: string[], rows: Array<Array<string | number>>, options: { compact?: boolean } = {}): string {
+  const compact = options.compact ? { chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" } } : {};
+  const t = new Table({ head: head.map((h) => pc.bold(h)), style: { head: [], border: [] }, ...compact });
+  for (const row of rows) t.push(row.map((c) => (typeof c === "number" ? c.toLocaleString("en-US") : c)));
+  return t.toString();
+}
+
+export const colour = pc;
+
+export function formatDuration(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`;
+}
+
+export function formatBytes(bytes: number | null): string {
+  if (bytes === null) return "-";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
