@@ -20,7 +20,7 @@
 // the script creates starts with a random prefix and is dropped at the end.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import { join } from "node:path";
@@ -35,7 +35,7 @@ const DATASET = "bench";
 const TABLE = "data";
 const BATCH_SIZE = 10_000;
 /** DuckDB settings of every DuckDB instance here (ours and the plain loop's). */
-const DUCKDB_SETTINGS = { threads: 2 };
+const DUCKDB_SETTINGS = { threads: 2, ...(process.env.BENCH_DUCKDB_MEMORY_LIMIT ? { memoryLimit: process.env.BENCH_DUCKDB_MEMORY_LIMIT } : {}) };
 const CHUNK = 2048;
 const ALL_PAIRS = ["sqlite-duckdb", "sqlite-postgresql", "duckdb-postgresql", "postgresql-duckdb"];
 
@@ -322,7 +322,29 @@ async function plainToPostgresql(source, database) {
 // ------------------------------------------------------------------------------------------------
 // One measured run (child process)
 
+/** Peak anonymous and file-backed resident memory, sampled from /proc/self/status (Linux) every 100 ms. */
+function sampleMemory() {
+  const peak = { anon: 0, file: 0 };
+  const read = () => {
+    try {
+      const status = readFileSync("/proc/self/status", "utf8");
+      peak.anon = Math.max(peak.anon, Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024);
+      peak.file = Math.max(peak.file, Number(/RssFile:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024);
+    } catch {
+      // not Linux: only maxRSS is reported
+    }
+  };
+  const timer = setInterval(read, 100);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    read();
+    return peak;
+  };
+}
+
 async function child(spec) {
+  const stopSampling = sampleMemory();
   const started = performance.now();
   let rows;
   let extra = {};
@@ -334,17 +356,30 @@ async function child(spec) {
     const target = await makeBackend(spec.target.type, spec.target);
     try {
       const migrator = new StorageMigrator({ source, target, home: null, lockDir: spec.lockDir });
-      const result = await migrator.migrateDataset(DATASET, { verify: spec.verify, batchSize: spec.batchSize });
+      const phases = {};
+      let phase;
+      let since = performance.now();
+      const onProgress = (e) => {
+        if (e.phase === phase) return;
+        const now = performance.now();
+        if (phase) phases[phase] = (phases[phase] ?? 0) + (now - since) / 1000;
+        phase = e.phase;
+        since = now;
+      };
+      const result = await migrator.migrateDataset(DATASET, { verify: spec.verify, batchSize: spec.batchSize, onProgress });
+      extra.phases = Object.entries(phases).map(([k, v]) => `${k} ${v.toFixed(1)} s`).join(", ");
       if (!result.success) throw new Error(`migration failed: ${result.error?.code} ${result.error?.message}`);
       rows = result.verification?.checks.find((c) => c.table === TABLE && c.check === "row_count")?.target ?? spec.rows;
-      extra = { verification: result.verification ? `${result.verification.mode} ${result.verification.passed ? "passed" : "FAILED"} (${result.verification.checks.length} checks)` : "none", tables: result.tablesMigrated.length };
+      extra = { ...extra, verification: result.verification ? `${result.verification.mode} ${result.verification.passed ? "passed" : "FAILED"} (${result.verification.checks.length} checks)` : "none", tables: result.tablesMigrated.length };
     } finally {
       await source.close();
       await target.close();
     }
   }
   const ms = performance.now() - started;
-  process.stdout.write(`${JSON.stringify({ rows: Number(rows), ms, maxRSS: process.resourceUsage().maxRSS * 1024, ...extra })}\n`);
+  const memory = process.memoryUsage();
+  const peak = stopSampling();
+  process.stdout.write(`${JSON.stringify({ rows: Number(rows), ms, maxRSS: process.resourceUsage().maxRSS * 1024, heapTotal: memory.heapTotal, anon: peak.anon, file: peak.file, ...extra })}\n`);
 }
 
 function runChild(spec) {
@@ -489,6 +524,7 @@ async function main() {
       }
       results.push(entry);
       console.log(`${pair.padEnd(18)} ${entry.kind.padEnd(24)} ${fmt(rows).padStart(9)} rows ${entry.seconds.toFixed(2).padStart(7)} s ${fmt(entry.rate).padStart(9)} rows/s  peak RSS ${mb(r.maxRSS).padStart(7)}  ${entry.doubles ? `doubles exact ${entry.doubles.exact}/${entry.doubles.total}  ` : ""}loadavg before ${before}`);
+      console.log(`${"".padEnd(19)}(sampled peaks: anonymous ${mb(r.anon)}, file-backed ${mb(r.file)}; V8 heap at end ${mb(r.heapTotal)}${r.phases ? `; phases: ${r.phases}` : ""})`);
       if (targetType === "duckdb") rmSync(target.home, { recursive: true, force: true });
       else await dropDatabases(admin, target.prefix);
       return entry;
