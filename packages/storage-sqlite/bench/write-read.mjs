@@ -5,12 +5,15 @@
 //   node packages/storage-sqlite/bench/write-read.mjs [rows] [rounds]
 //
 // Not a test: timings depend on the machine and its load (printed beside the figures). Every
-// implementation gets the same rows; the best of `rounds` runs of each is reported, runs interleaved.
+// implementation gets the same rows, generated in a process of its own before the clock starts; the
+// best of `rounds` runs of each is reported, runs interleaved.
 // Wall time and the process's CPU time (user + system) are both measured: on a shared machine the
 // CPU figures are the steadier comparison.
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import { SqlDate, SqlTimestamp } from "@mdm/storage-core";
 import { SqliteStorageBackend } from "@mdm/storage-sqlite";
@@ -172,37 +175,69 @@ function clock() {
 const rate = (ms) => Math.round((ROWS / ms) * 1000);
 const fmt = (n) => n.toLocaleString("en-US");
 
+/** Measured in a child process (a fresh heap each time, the data generated there before the clock starts). */
+const RUNS = {
+  legacy: { write: "legacy write", read: "legacy read" },
+  new: { write: "new write", read: "new read" },
+  "plain-1": { write: "plain write (1-row INSERT)", read: "plain read" },
+  "plain-32": { write: "plain write (32-row INSERT)", read: "plain read" },
+  "plain-32-convert": { write: "plain write (32-row INSERT, converting MDM values inline)" },
+};
+
+/** One run of one implementation: write, free the input, collect garbage, then read. */
+async function child(run) {
+  const dir = mkdtempSync(join(tmpdir(), `mdm-bench-${run}-`));
+  const out = {};
+  try {
+    let batches = valueBatches();
+    if (run === "legacy" || run === "new") {
+      const backend = run === "legacy" ? new LegacySqliteStorageBackend({ homeDir: dir }) : new SqliteStorageBackend({ homeDir: dir });
+      out.write = await backendWrite(backend, batches);
+      batches = undefined;
+      globalThis.gc?.();
+      out.read = await backendRead(backend);
+      await backend.close();
+    } else {
+      const path = join(dir, "plain.sqlite");
+      const convert = run === "plain-32-convert";
+      const rows = convert ? batches.flat() : plainRows(batches);
+      batches = undefined;
+      globalThis.gc?.();
+      out.write = plainWrite(path, rows, run === "plain-1" ? 1 : 32, convert);
+      if (!convert) {
+        rows.length = 0;
+        globalThis.gc?.();
+        out.read = plainRead(path);
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  process.stdout.write(JSON.stringify(out));
+}
+
 async function main() {
   console.log(`rows=${fmt(ROWS)} columns=${COLUMNS.length} rounds=${ROUNDS} node=${process.version} better-sqlite3 SQLite ${new Database(":memory:").prepare("select sqlite_version() v").get().v}`);
+  console.log("each measurement in its own process (fresh heap, --expose-gc), runs interleaved, best of the rounds");
   console.log(`loadavg before: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
-  const batches = valueBatches();
-  const plain = plainRows(batches);
   const best = {};
   const keep = (key, ms) => {
     best[key] = { wall: Math.min(best[key]?.wall ?? Infinity, ms.wall), cpu: Math.min(best[key]?.cpu ?? Infinity, ms.cpu) };
   };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [name, Backend] of [
-      ["legacy", LegacySqliteStorageBackend],
-      ["new", SqliteStorageBackend],
-    ]) {
-      const home = mkdtempSync(join(tmpdir(), `mdm-bench-${name}-`));
-      const backend = new Backend({ homeDir: home });
-      keep(`${name} write`, await backendWrite(backend, batches));
-      keep(`${name} read`, await backendRead(backend));
-      await backend.close();
-      rmSync(home, { recursive: true, force: true });
+    for (const [run, keys] of Object.entries(RUNS)) {
+      let result;
+      for (let attempt = 1; ; attempt++) {
+        result = spawnSync(process.execPath, ["--expose-gc", fileURLToPath(import.meta.url), String(ROWS), "1", "--child", run], { encoding: "utf8", maxBuffer: 1 << 20 });
+        if (result.status === 0) break;
+        // A package being rebuilt meanwhile (its dist briefly absent) is worth another try.
+        if (attempt >= 5 || !result.stderr.includes("ERR_MODULE_NOT_FOUND")) throw new Error(`${run} failed: ${result.stderr}`);
+        await new Promise((r) => setTimeout(r, 5000));
+      }
+      const out = JSON.parse(result.stdout);
+      keep(keys.write, out.write);
+      if (keys.read) keep(keys.read, out.read);
     }
-    for (const perStatement of [1, 32]) {
-      const dir = mkdtempSync(join(tmpdir(), "mdm-bench-plain-"));
-      const path = join(dir, "plain.sqlite");
-      keep(`plain write (${perStatement}-row INSERT)`, plainWrite(path, plain, perStatement));
-      keep("plain read", plainRead(path));
-      rmSync(dir, { recursive: true, force: true });
-    }
-    const dir = mkdtempSync(join(tmpdir(), "mdm-bench-plain-"));
-    keep("plain write (32-row INSERT, converting MDM values inline)", plainWrite(join(dir, "plain.sqlite"), batches.flat(), 32, true));
-    rmSync(dir, { recursive: true, force: true });
     console.log(`round ${round + 1} done, loadavg ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   }
   console.log("");
@@ -224,4 +259,6 @@ async function main() {
   console.log(`loadavg after: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 }
 
-await main();
+const childRun = process.argv.indexOf("--child");
+if (childRun > 0) await child(process.argv[childRun + 1]);
+else await main();

@@ -101,7 +101,7 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
   }
 
   protected async _listTables(db: Connection): Promise<string[]> {
-    return (db.prepare(SQLITE_LIST_TABLES_SQL).pluck().all() as string[]).map(String);
+    return db.prepare(SQLITE_LIST_TABLES_SQL).pluck().all() as string[];
   }
 
   protected async _describeTable(db: Connection, table: string): Promise<ColumnDef[] | undefined> {
