@@ -7,4 +7,4 @@ export { conformanceChecks, type ConformanceCheck } from "./checks/index.js";
 export { checkFidelity, describeFidelityFailures, fidelityCheckTitle, type FidelityOutcome, type FidelityReport, type FidelityValueResult } from "./checks/fidelity.js";
 export { HOSTILE_DATASET_NAMES, HOSTILE_TABLE_NAMES } from "./checks/names.js";
 export { EVERY_TYPE_COLUMNS, defineCheck } from "./checks/support.js";
-export { MemoryStorageBackend, MemoryStore, MemoryDatabase, compareValues, type MemoryBackendOptions, type MemoryEngine, type MemorySession } from "./memory-backend.js";
+export { MemoryStorageBackend, MemoryStore, type MemoryBackendOptions, type MemoryDatabase, type MemoryEngine, type MemorySession } from "./memory-backend.js";

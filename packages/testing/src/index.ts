@@ -3,5 +3,5 @@
 // available from `@mdm/testing/checks`, which does not import vitest.
 export * from "./checks-entry.js";
 export { defineConformanceSuite } from "./conformance.js";
-export { MemoryStorageBackend, MemoryStore, MemoryDatabase, compareValues, type MemoryBackendOptions, type MemoryEngine, type MemorySession } from "./memory-backend.js";
+export { MemoryStorageBackend, MemoryStore, type MemoryBackendOptions, type MemoryDatabase, type MemoryEngine, type MemorySession } from "./memory-backend.js";
 export * from "./comparison/index.js";

@@ -384,7 +384,7 @@ function compareDecimal(a: string, b: string): number {
 }
 
 /** Order of values of one logical type, NULLs last (as PostgreSQL and DuckDB sort ascending). */
-export function compareValues(type: LogicalType, a: Value, b: Value): number {
+function compareValues(type: LogicalType, a: Value, b: Value): number {
   if (a === null || b === null) return a === b ? 0 : a === null ? 1 : -1;
   switch (type) {
     case "float64": {

@@ -22,6 +22,7 @@ export const HOSTILE_DATASET_NAMES: readonly string[] = [
   "données",
   "数据",
   "😀",
+  "\u212Aelvin", // KELVIN SIGN lower-cases to an ASCII "k"
   "-flag",
   "name with spaces",
 ];
