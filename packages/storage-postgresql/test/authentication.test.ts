@@ -95,6 +95,21 @@ describe.skipIf(unavailable !== undefined)("authentication and connection errors
     }
   });
 
+  it("a server that never answers fails after connect_timeout with MDM_TIMEOUT", async () => {
+    const backend = new PostgresqlStorageBackend({ config: { ...base, password: SENTINEL, connect_timeout: 1 } });
+    cluster.pause();
+    try {
+      const started = performance.now();
+      const error = await backend.init().catch((e: unknown) => e);
+      expect(isMdmError(error, ErrorCodes.TIMEOUT)).toBe(true);
+      expect(performance.now() - started).toBeLessThan(5_000);
+      expect(everything(error, backend)).not.toContain(SENTINEL);
+    } finally {
+      cluster.resume();
+      await backend.close();
+    }
+  });
+
   it("a stopped cluster is MDM_CONNECTION_FAILED for a running backend", async () => {
     const backend = new PostgresqlStorageBackend({ config: { ...base, password: SENTINEL } });
     const engine = await backend.getEngine("postgres");

@@ -4,7 +4,7 @@
  * on 127.0.0.1 on a free port. Removed by stop().
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -77,6 +77,9 @@ export interface Cluster {
   certificates: Certificates;
   /** Stop the server, keep the files (for "connection refused" checks). */
   stop(): void;
+  /** Freeze the postmaster (SIGSTOP): connections are accepted by the kernel and never answered. */
+  pause(): void;
+  resume(): void;
   /** Stop and remove everything. */
   remove(): void;
 }
@@ -122,11 +125,14 @@ export async function startCluster(options: { password: string; ssl: boolean }):
       // already stopped
     }
   };
+  const postmaster = () => Number(readFileSync(join(data, "postmaster.pid"), "utf8").split("\n")[0]);
   return {
     port,
     dir,
     certificates,
     stop,
+    pause: () => process.kill(postmaster(), "SIGSTOP"),
+    resume: () => process.kill(postmaster(), "SIGCONT"),
     remove: () => {
       stop();
       rmSync(dir, { recursive: true, force: true });
