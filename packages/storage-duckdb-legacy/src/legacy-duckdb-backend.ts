@@ -1,5 +1,5 @@
 import type { DuckDBConnection, DuckDBType, DuckDBValue } from "@duckdb/node-api";
-import { DuckdbFileBackend, resultShape, chunkRows, type DuckdbBackendOptions, type DuckdbEngine, type DuckdbSession } from "@mdm/storage-duckdb";
+import { DuckdbFileBackend, resultBatches, type DuckdbBackendOptions, type DuckdbEngine, type DuckdbSession, type DuckdbStatementRunner } from "@mdm/storage-duckdb";
 import { quoteIdentifier, type BackendCapabilities, type ColumnDef, type SelectPlan, type Value } from "@mdm/storage-core";
 
 /** Rows per INSERT statement, like pandas `to_sql(chunksize=10000)` in Python MDM. */
@@ -7,6 +7,31 @@ export const INSERT_CHUNK_ROWS = 10_000;
 
 export interface LegacyDuckdbEngine extends DuckdbEngine {
   readonly connection: DuckDBConnection;
+  /** The session whose transaction is open on the connection, and a promise settled when it ends. */
+  transaction?: { owner: SharedConnectionSession; ended: Promise<void>; end: () => void };
+}
+
+/**
+ * One operation's view of the one shared connection. While a write transaction is open on the
+ * connection, statements of the other sessions wait for it to end, so a read sees the table before or
+ * after a write, never half of it (without this, a read on the shared connection would run inside the
+ * write's transaction). Reads are materialised in one statement, so a reader never holds the
+ * connection across a write and nothing can deadlock.
+ */
+class SharedConnectionSession implements DuckdbSession {
+  readonly connection: DuckdbStatementRunner;
+
+  constructor(
+    readonly engine: LegacyDuckdbEngine,
+    readonly path: string,
+  ) {
+    this.connection = { run: (sql, values, types) => this.run(sql, values, types) };
+  }
+
+  private async run(...args: Parameters<DuckDBConnection["run"]>): ReturnType<DuckDBConnection["run"]> {
+    for (let open = this.engine.transaction; open && open.owner !== this; open = this.engine.transaction) await open.ended;
+    return this.engine.connection.run(...args);
+  }
 }
 
 /**
@@ -15,7 +40,7 @@ export interface LegacyDuckdbEngine extends DuckdbEngine {
  * 10,000 rows with bound parameters, reads materialised by the engine and handed out in batches,
  * no metrics, no optimize and no native file import/export. Correct, not optimised.
  */
-export class LegacyDuckdbStorageBackend extends DuckdbFileBackend<LegacyDuckdbEngine> {
+export class LegacyDuckdbStorageBackend extends DuckdbFileBackend<LegacyDuckdbEngine, SharedConnectionSession> {
   readonly backendType = "duckdb" as const;
   readonly implementation = "legacy" as const;
   readonly capabilities: BackendCapabilities = {
@@ -46,17 +71,55 @@ export class LegacyDuckdbStorageBackend extends DuckdbFileBackend<LegacyDuckdbEn
     await engine.lease.release();
   }
 
-  protected async _acquire(engine: LegacyDuckdbEngine): Promise<DuckdbSession> {
-    return { connection: engine.connection, path: engine.path };
+  protected async _acquire(engine: LegacyDuckdbEngine): Promise<SharedConnectionSession> {
+    return new SharedConnectionSession(engine, engine.path);
   }
 
-  protected async _release(): Promise<void> {}
+  protected override async _begin(session: SharedConnectionSession): Promise<void> {
+    // Writes are serialised by the base class: no other transaction is open here.
+    let end = () => {};
+    const ended = new Promise<void>((resolve) => (end = resolve));
+    session.engine.transaction = { owner: session, ended, end };
+    try {
+      await session.connection.run("BEGIN");
+    } catch (error) {
+      this.endTransaction(session);
+      throw error;
+    }
+  }
+
+  protected override async _commit(session: SharedConnectionSession): Promise<void> {
+    try {
+      await super._commit(session);
+    } finally {
+      this.endTransaction(session);
+    }
+  }
+
+  protected override async _rollback(session: SharedConnectionSession): Promise<void> {
+    try {
+      await session.connection.run("ROLLBACK");
+    } finally {
+      this.endTransaction(session);
+    }
+  }
+
+  private endTransaction(session: SharedConnectionSession): void {
+    const open = session.engine.transaction;
+    if (open?.owner !== session) return;
+    session.engine.transaction = undefined;
+    open.end();
+  }
+
+  protected async _release(_engine: LegacyDuckdbEngine, session: SharedConnectionSession): Promise<void> {
+    this.endTransaction(session); // never leave other sessions waiting on a session that is gone
+  }
 
   protected _rawConnection(engine: LegacyDuckdbEngine): unknown {
     return engine.connection;
   }
 
-  protected async _insertRows(session: DuckdbSession, table: string, columns: ColumnDef[], rows: Value[][]): Promise<void> {
+  protected async _insertRows(session: SharedConnectionSession, table: string, columns: ColumnDef[], rows: Value[][]): Promise<void> {
     const binders = this.columnBinders(columns);
     const width = columns.length;
     const head = `INSERT INTO ${quoteIdentifier(table)} (${columns.map((c) => quoteIdentifier(c.name)).join(", ")}) VALUES `;
@@ -83,22 +146,9 @@ export class LegacyDuckdbStorageBackend extends DuckdbFileBackend<LegacyDuckdbEn
   }
 
   /** A plain read: the whole result materialised by DuckDB, then handed out in batches. */
-  protected async *_streamSelect(session: DuckdbSession, plan: SelectPlan): AsyncIterable<Value[][]> {
+  protected async *_streamSelect(session: SharedConnectionSession, plan: SelectPlan): AsyncIterable<Value[][]> {
     const { sql, values, types } = this.selectStatement(plan);
     const result = await session.connection.run(sql, values, types as DuckDBType[]);
-    const { readers } = resultShape(result);
-    let batch: Value[][] = [];
-    for (;;) {
-      const chunk = await result.fetchChunk();
-      if (!chunk || chunk.rowCount === 0) break;
-      for (const row of chunkRows(chunk, readers)) {
-        batch.push(row);
-        if (batch.length >= plan.batchSize) {
-          yield batch;
-          batch = [];
-        }
-      }
-    }
-    if (batch.length > 0) yield batch;
+    yield* resultBatches(result, plan.batchSize);
   }
 }

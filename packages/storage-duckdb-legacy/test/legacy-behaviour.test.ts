@@ -69,6 +69,40 @@ describe("legacy DuckDB behaviour", () => {
     expect(isMdmError(await backend.importFile("x", join(home.dir, "x.parquet"), "parquet", { engine }).catch((e) => e), "MDM_UNSUPPORTED_OPERATION")).toBe(true);
   });
 
+  test("on the one shared connection a read waits for an open write transaction and never deadlocks a write", async () => {
+    const { backend } = legacy();
+    await backend.createDataset("gate");
+    const engine = await backend.getDatasetEngine("gate");
+    const columns = [{ name: "n", type: "int64" as const }];
+    await backend.writeBatches("t", columns, [[[1n], [2n], [3n]]], { engine });
+    let release!: () => void;
+    const paused = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const inside = new Promise<void>((resolve) => (started = resolve));
+    async function* source() {
+      yield [[4n], [5n]];
+      started();
+      await paused; // the write transaction is open with 2 of its 4 rows written
+      yield [[6n], [7n]];
+    }
+    const write = backend.writeBatches("t", columns, source(), { engine, ifExists: "append" });
+    await inside;
+    const read = backend.query("SELECT COUNT(*) AS n FROM t", [], engine);
+    const early = await Promise.race([read.then(() => "read finished"), new Promise((r) => setTimeout(() => r("read waiting"), 200))]);
+    expect(early).toBe("read waiting");
+    release();
+    expect(await write).toBe(4);
+    expect((await read).rows[0]!.n).toBe(7n);
+    // Writing while a read is being iterated does not deadlock (reads are materialised in one statement).
+    let seen = 0;
+    for await (const batch of backend.readBatches("t", { engine, batchSize: 2 })) {
+      seen += batch.rows.length;
+      if (seen === 2) await backend.writeBatches("u", columns, [[[1n]]], { engine });
+    }
+    expect(seen).toBe(7);
+    expect(await backend.tableExists("u", engine)).toBe(true);
+  });
+
   test("access_mode READ_ONLY is honoured", async () => {
     const { backend, dir } = legacy();
     await backend.createDataset("ro");

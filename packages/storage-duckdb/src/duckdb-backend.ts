@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { renameSync, rmSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { DuckDBDataChunk, type DuckDBConnection, type DuckDBType } from "@duckdb/node-api";
+import { DuckDBDataChunk, DuckDBTypeId, type DuckDBConnection, type DuckDBType, type DuckDBValue } from "@duckdb/node-api";
 import {
   ErrorCodes,
   MdmError,
@@ -14,15 +14,36 @@ import {
   type SelectPlan,
   type Value,
 } from "@mdm/storage-core";
-import { chunkRows, resultShape } from "./chunks.js";
+import { resultBatches } from "./chunks.js";
 import { DuckdbFileBackend, type DuckdbBackendOptions, type DuckdbEngine, type DuckdbSession } from "./duckdb-file-backend.js";
 import type { InstanceLease } from "./instance-cache.js";
 import { writerFor, type ValueWriter } from "./value-conversion.js";
 
 /** Rows per data chunk handed to the Appender (DuckDB's vector size). */
 const CHUNK_ROWS = 2048;
+/**
+ * DuckDB types whose vectors take the value model's values as they are: boolean, bigint, number and
+ * string, and SqlDate / SqlTimestamp, which carry the `days` / `micros` fields the DATE and TIMESTAMP
+ * vectors read (the same shape as DuckDBDateValue / DuckDBTimestampValue). The base class has already
+ * normalised every value to the column's logical type, which is derived from this DuckDB type.
+ */
+const DIRECT_TYPES = new Set<DuckDBTypeId>([
+  DuckDBTypeId.BOOLEAN,
+  DuckDBTypeId.BIGINT,
+  DuckDBTypeId.DOUBLE,
+  DuckDBTypeId.VARCHAR,
+  DuckDBTypeId.DATE,
+  DuckDBTypeId.TIMESTAMP,
+  DuckDBTypeId.TIMESTAMP_TZ,
+]);
+
 /** Idle connections kept per database for the next operations. */
 const IDLE_CONNECTIONS = 8;
+
+/** A connection of the pool, held by one operation at a time. */
+export interface PooledSession extends DuckdbSession {
+  readonly connection: DuckDBConnection;
+}
 
 export interface DuckdbStorageEngine extends DuckdbEngine {
   readonly idle: DuckDBConnection[];
@@ -44,7 +65,7 @@ const READERS: Record<FileFormat, string> = {
  * the Appender fed with whole data chunks, vector-wise streaming reads, native Parquet/JSON/CSV
  * import and export, optimize (CHECKPOINT, ANALYZE) and metrics on every operation.
  */
-export class DuckdbStorageBackend extends DuckdbFileBackend<DuckdbStorageEngine> {
+export class DuckdbStorageBackend extends DuckdbFileBackend<DuckdbStorageEngine, PooledSession> {
   readonly backendType = "duckdb" as const;
   readonly implementation = "new" as const;
   readonly capabilities: BackendCapabilities = {
@@ -78,7 +99,7 @@ export class DuckdbStorageBackend extends DuckdbFileBackend<DuckdbStorageEngine>
     this.restrictWal(engine.path);
   }
 
-  protected async _acquire(engine: DuckdbStorageEngine): Promise<DuckdbSession> {
+  protected async _acquire(engine: DuckdbStorageEngine): Promise<PooledSession> {
     let connection = engine.idle.pop();
     if (!connection) {
       connection = await engine.lease.instance.connect();
@@ -87,7 +108,7 @@ export class DuckdbStorageBackend extends DuckdbFileBackend<DuckdbStorageEngine>
     return { connection, path: engine.path };
   }
 
-  protected async _release(engine: DuckdbStorageEngine, session: DuckdbSession): Promise<void> {
+  protected async _release(engine: DuckdbStorageEngine, session: PooledSession): Promise<void> {
     if (!engine.open.has(session.connection)) return; // the engine was closed meanwhile
     if (engine.idle.length < IDLE_CONNECTIONS) {
       engine.idle.push(session.connection);
@@ -102,21 +123,28 @@ export class DuckdbStorageBackend extends DuckdbFileBackend<DuckdbStorageEngine>
   }
 
   /** The Appender, fed one data chunk of up to 2048 rows at a time, inside the caller's transaction. */
-  protected async _insertRows(session: DuckdbSession, table: string, _columns: ColumnDef[], rows: Value[][]): Promise<void> {
+  protected async _insertRows(session: PooledSession, table: string, _columns: ColumnDef[], rows: Value[][]): Promise<void> {
     const appender = await session.connection.createAppender(table);
     try {
       const width = appender.columnCount;
       const types: DuckDBType[] = [];
       for (let c = 0; c < width; c++) types.push(appender.columnType(c));
       const writers: ValueWriter[] = types.map(writerFor);
+      // Columns whose value-model values are already what the vector stores: copied, not converted.
+      const direct = types.map((t) => DIRECT_TYPES.has(t.typeId));
       for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
         const count = Math.min(CHUNK_ROWS, rows.length - start);
         const chunk = DuckDBDataChunk.create(types, count);
         for (let c = 0; c < width; c++) {
-          const write = writers[c] as ValueWriter;
-          const column = new Array(count);
-          for (let r = 0; r < count; r++) column[r] = write((rows[start + r] as Value[])[c] ?? null);
-          chunk.setColumnValues(c, column);
+          // Straight into the column's vector (setItem, then one flush), without an intermediate array.
+          const vector = chunk.getColumnVector(c);
+          if (direct[c]) {
+            for (let r = 0; r < count; r++) vector.setItem(r, ((rows[start + r] as Value[])[c] ?? null) as DuckDBValue);
+          } else {
+            const write = writers[c] as ValueWriter;
+            for (let r = 0; r < count; r++) vector.setItem(r, write((rows[start + r] as Value[])[c] ?? null));
+          }
+          vector.flush();
         }
         appender.appendDataChunk(chunk);
       }
@@ -127,47 +155,33 @@ export class DuckdbStorageBackend extends DuckdbFileBackend<DuckdbStorageEngine>
   }
 
   /** A streaming result read chunk by chunk (vectors of up to 2048 rows), regrouped into batches. */
-  protected async *_streamSelect(session: DuckdbSession, plan: SelectPlan, signal?: AbortSignal): AsyncIterable<Value[][]> {
+  protected async *_streamSelect(session: PooledSession, plan: SelectPlan, signal?: AbortSignal): AsyncIterable<Value[][]> {
     const { sql, values, types } = this.selectStatement(plan);
     const result = await session.connection.stream(sql, values, types as DuckDBType[]);
-    const { readers } = resultShape(result);
-    let batch: Value[][] = [];
-    for (;;) {
-      if (signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "The read was aborted");
-      const chunk = await result.fetchChunk();
-      if (!chunk || chunk.rowCount === 0) break;
-      for (const row of chunkRows(chunk, readers)) {
-        batch.push(row);
-        if (batch.length >= plan.batchSize) {
-          yield batch;
-          batch = [];
-        }
-      }
-    }
-    if (batch.length > 0) yield batch;
+    yield* resultBatches(result, plan.batchSize, signal);
   }
 
-  protected override async _optimize(session: DuckdbSession): Promise<void> {
+  protected override async _optimize(session: PooledSession): Promise<void> {
     await session.connection.run("CHECKPOINT");
     await session.connection.run("ANALYZE");
     this.restrictWal(session.path);
   }
 
   /** `CREATE TABLE ... AS SELECT * FROM read_parquet/read_json/read_csv(...)`, or `INSERT ... BY NAME` to append. */
-  protected override async _importFile(session: DuckdbSession, table: string, filePath: string, format: FileFormat, ifExists: IfExists): Promise<number> {
+  protected override async _importFile(session: PooledSession, table: string, filePath: string, format: FileFormat, ifExists: IfExists): Promise<number> {
     const reader = READERS[format];
     if (!reader) throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Unknown file format ${JSON.stringify(format)}`);
     const source = `${reader}(${quoteLiteral(resolve(filePath))})`;
     const t = quoteIdentifier(table);
     const sql = ifExists === "append" ? `INSERT INTO ${t} BY NAME SELECT * FROM ${source}` : `CREATE TABLE ${t} AS SELECT * FROM ${source}`;
     const result = await session.connection.run(sql);
-    const counted = await session.connection.run(`SELECT COUNT(*) FROM ${source}`);
-    const rows = await counted.getRows();
-    return ifExists === "append" ? result.rowsChanged : Number(rows[0]?.[0] ?? result.rowsChanged);
+    if (ifExists === "append") return result.rowsChanged;
+    const counted = await session.connection.run(`SELECT COUNT(*) FROM ${t}`);
+    return Number((await counted.getRows())[0]?.[0] ?? 0);
   }
 
   /** `COPY ... TO` a temporary file beside the target, renamed onto it when complete. */
-  protected override async _exportFile(session: DuckdbSession, table: string, filePath: string, format: FileFormat): Promise<void> {
+  protected override async _exportFile(session: PooledSession, table: string, filePath: string, format: FileFormat): Promise<void> {
     const target = resolve(filePath);
     const temporary = join(dirname(target), `.${basename(target)}.tmp-${randomBytes(6).toString("hex")}`);
     const options = format === "parquet" ? "FORMAT PARQUET" : format === "json" ? "FORMAT JSON" : format === "csv" ? "FORMAT CSV, HEADER" : undefined;

@@ -30,9 +30,12 @@ export interface DuckdbEngine {
   readonly lease: InstanceLease;
 }
 
-/** What one operation uses: a connection of that file's instance. */
+/** What the shared hooks need of a connection: running SQL with typed parameters. */
+export type DuckdbStatementRunner = Pick<DuckDBConnection, "run">;
+
+/** What one operation uses: something that runs SQL on that file's instance. */
 export interface DuckdbSession {
-  readonly connection: DuckDBConnection;
+  readonly connection: DuckdbStatementRunner;
   readonly path: string;
 }
 
@@ -47,7 +50,7 @@ export interface DuckdbBackendOptions extends FileBackendOptions {
  * extends core's FileStorageBackend and overrides hooks only; the two implementations differ in
  * how they hold connections, write rows and read them.
  */
-export abstract class DuckdbFileBackend<TEngine extends DuckdbEngine> extends FileStorageBackend<TEngine, DuckdbSession> {
+export abstract class DuckdbFileBackend<TEngine extends DuckdbEngine, TSession extends DuckdbSession = DuckdbSession> extends FileStorageBackend<TEngine, TSession> {
   protected readonly extension = "duckdb" as const;
   protected readonly settings: DuckdbSettings;
   /** Options every instance of this backend is opened with (validated in the constructor). */
@@ -98,17 +101,17 @@ export abstract class DuckdbFileBackend<TEngine extends DuckdbEngine> extends Fi
     }
   }
 
-  protected override async _commit(session: DuckdbSession): Promise<void> {
+  protected override async _commit(session: TSession): Promise<void> {
     await session.connection.run("COMMIT");
     this.restrictWal(session.path);
   }
 
-  protected async _listTables(session: DuckdbSession): Promise<string[]> {
+  protected async _listTables(session: TSession): Promise<string[]> {
     const result = await this._query(session, "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = current_schema()", []);
     return result.rows.map((r) => r[0] as string);
   }
 
-  protected async _describeTable(session: DuckdbSession, table: string): Promise<ColumnDef[] | undefined> {
+  protected async _describeTable(session: TSession, table: string): Promise<ColumnDef[] | undefined> {
     // Table names are case-insensitive in DuckDB: "Train" and "train" are one table.
     const found = await this._query(
       session,
@@ -126,7 +129,7 @@ export abstract class DuckdbFileBackend<TEngine extends DuckdbEngine> extends Fi
     });
   }
 
-  protected async _createTable(session: DuckdbSession, table: string, columns: ColumnDef[]): Promise<void> {
+  protected async _createTable(session: TSession, table: string, columns: ColumnDef[]): Promise<void> {
     const definitions = columns.map((c) => `${quoteIdentifier(c.name)} ${duckdbTypeSql(c)}${c.nullable === false ? " NOT NULL" : ""}`);
     await session.connection.run(`CREATE TABLE ${quoteIdentifier(table)} (${definitions.join(", ")})`);
     for (const column of columns.filter(isTextDecimal)) {
@@ -146,7 +149,7 @@ export abstract class DuckdbFileBackend<TEngine extends DuckdbEngine> extends Fi
     return { values, types };
   }
 
-  protected async _query(session: DuckdbSession, sql: string, params: Value[]): Promise<QueryResult> {
+  protected async _query(session: TSession, sql: string, params: Value[]): Promise<QueryResult> {
     const { values, types } = this.bindParameters(params);
     const result = params.length > 0 ? await session.connection.run(sql, values, types as DuckDBType[]) : await session.connection.run(sql);
     const { columns, readers } = resultShape(result);
@@ -159,7 +162,7 @@ export abstract class DuckdbFileBackend<TEngine extends DuckdbEngine> extends Fi
     return { columns, rows };
   }
 
-  protected async _execute(session: DuckdbSession, sql: string, params: Value[]): Promise<{ rowsAffected: number }> {
+  protected async _execute(session: TSession, sql: string, params: Value[]): Promise<{ rowsAffected: number }> {
     const { values, types } = this.bindParameters(params);
     const result = params.length > 0 ? await session.connection.run(sql, values, types as DuckDBType[]) : await session.connection.run(sql);
     this.restrictWal(session.path);
@@ -195,7 +198,7 @@ export abstract class DuckdbFileBackend<TEngine extends DuckdbEngine> extends Fi
   }
 
   /** Statistics of a text-encoded decimal: MIN/MAX and moments by numeric value (as DOUBLE), not by text. */
-  protected override async _columnStats(session: DuckdbSession, table: string, column: ColumnDef): ReturnType<FileStorageBackend<TEngine, DuckdbSession>["_columnStats"]> {
+  protected override async _columnStats(session: TSession, table: string, column: ColumnDef): ReturnType<FileStorageBackend<TEngine, TSession>["_columnStats"]> {
     if (!isTextDecimal(column)) return super._columnStats(session, table, column);
     const c = quoteIdentifier(column.name);
     const n = `TRY_CAST(${c} AS DOUBLE)`;

@@ -38,8 +38,19 @@ export function decimalText(scaled: bigint, scale: number): string {
   return negative ? `-${text}` : text;
 }
 
+const DIGITS = /^\d+$/;
+
 /** Decimal text as an integer scaled by 10^scale; refuses digits beyond the scale and NaN/Infinity. */
 export function scaledDecimal(text: string, scale: number): bigint {
+  // Fast path for the plain text the value model already holds (`-12.340`).
+  const minus = text.charCodeAt(0) === 45;
+  const dot = text.indexOf(".");
+  const whole = text.slice(minus ? 1 : 0, dot < 0 ? text.length : dot);
+  const fraction = dot < 0 ? "" : text.slice(dot + 1);
+  if (fraction.length <= scale && DIGITS.test(whole) && (fraction === "" || DIGITS.test(fraction))) {
+    const scaled = BigInt(whole + fraction.padEnd(scale, "0"));
+    return minus ? -scaled : scaled;
+  }
   const plain = plainDecimal(text);
   if (plain === "NaN" || plain === "Infinity" || plain === "-Infinity") {
     unsupported(`DuckDB DECIMAL cannot hold ${plain}`);
@@ -59,12 +70,22 @@ function integerText(text: string): bigint {
   return BigInt(plain.replace(/\.0*$/, ""));
 }
 
+const INFINITE_DAYS = new Set([DuckDBDateValue.PosInf.days, DuckDBDateValue.NegInf.days]);
+const INFINITE_MICROS = new Set([DuckDBTimestampValue.PosInf.micros, DuckDBTimestampValue.NegInf.micros, DuckDBTimestampTZValue.PosInf.micros, DuckDBTimestampTZValue.NegInf.micros]);
+
 function finiteDays(raw: DuckDBDateValue): SqlDate {
-  if (!raw.isFinite) unsupported(`DuckDB date ${raw.toString()} has no value in the value model`);
+  if (INFINITE_DAYS.has(raw.days)) unsupported(`DuckDB date ${raw.toString()} has no value in the value model`);
   return new SqlDate(raw.days);
 }
 
+/** TIMESTAMP / TIMESTAMPTZ: ±infinity are the two sentinel micros values. */
 function finiteMicros(raw: { isFinite: boolean; toString(): string }, micros: bigint): SqlTimestamp {
+  if (INFINITE_MICROS.has(micros)) unsupported(`DuckDB timestamp ${raw.toString()} has no value in the value model`);
+  return new SqlTimestamp(micros);
+}
+
+/** TIMESTAMP_S / _MS / _NS, whose sentinels are in their own unit. */
+function finiteScaled(raw: { isFinite: boolean; toString(): string }, micros: bigint): SqlTimestamp {
   if (!raw.isFinite) unsupported(`DuckDB timestamp ${raw.toString()} has no value in the value model`);
   return new SqlTimestamp(micros);
 }
@@ -100,15 +121,15 @@ export function readerFor(type: DuckDBType): ValueReader {
     case DuckDBTypeId.TIMESTAMP_TZ:
       return (raw) => (raw === null ? null : finiteMicros(raw as DuckDBTimestampValue, (raw as DuckDBTimestampValue).micros));
     case DuckDBTypeId.TIMESTAMP_S:
-      return (raw) => (raw === null ? null : finiteMicros(raw as DuckDBTimestampSecondsValue, (raw as DuckDBTimestampSecondsValue).seconds * 1_000_000n));
+      return (raw) => (raw === null ? null : finiteScaled(raw as DuckDBTimestampSecondsValue, (raw as DuckDBTimestampSecondsValue).seconds * 1_000_000n));
     case DuckDBTypeId.TIMESTAMP_MS:
-      return (raw) => (raw === null ? null : finiteMicros(raw as DuckDBTimestampMillisecondsValue, (raw as DuckDBTimestampMillisecondsValue).millis * 1000n));
+      return (raw) => (raw === null ? null : finiteScaled(raw as DuckDBTimestampMillisecondsValue, (raw as DuckDBTimestampMillisecondsValue).millis * 1000n));
     case DuckDBTypeId.TIMESTAMP_NS:
       return (raw) => {
         if (raw === null) return null;
         const nanos = (raw as DuckDBTimestampNanosecondsValue).nanos;
         if (nanos % 1000n !== 0n) unsupported(`DuckDB TIMESTAMP_NS ${String(raw)} has sub-microsecond digits`);
-        return finiteMicros(raw as DuckDBTimestampNanosecondsValue, nanos / 1000n);
+        return finiteScaled(raw as DuckDBTimestampNanosecondsValue, nanos / 1000n);
       };
     default:
       return (raw) => (raw === null ? null : String(raw));
