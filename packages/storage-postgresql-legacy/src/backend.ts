@@ -75,6 +75,7 @@ export class LegacyPostgresqlStorageBackend extends BaseStorageBackend<LegacyEng
   readonly config: Readonly<Omit<PostgresqlConfig, "password">>;
   readonly #password: string | undefined;
   #ssl: PgSslOptions | undefined;
+  readonly #listening = new WeakSet<pg.PoolClient>();
 
   constructor(options: LegacyPostgresqlOptions = {}) {
     const merged = { ...defaultConfig().database.postgresql, ...(options.config ?? {}) };
@@ -205,11 +206,19 @@ export class LegacyPostgresqlStorageBackend extends BaseStorageBackend<LegacyEng
   }
 
   protected async _acquire(engine: LegacyEngine): Promise<pg.PoolClient> {
+    let client: pg.PoolClient;
     try {
-      return await engine.pool.connect();
+      client = await engine.pool.connect();
     } catch (error) {
       throw this._mapError(error, "connect", engine.database);
     }
+    // pg-pool removes its own listener while a client is checked out: a connection dropped between
+    // two statements of an operation would otherwise crash the process (the next statement fails instead).
+    if (!this.#listening.has(client)) {
+      this.#listening.add(client);
+      client.on("error", () => undefined);
+    }
+    return client;
   }
 
   protected async _release(_engine: LegacyEngine, session: pg.PoolClient, error?: unknown): Promise<void> {

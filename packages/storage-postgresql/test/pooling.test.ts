@@ -1,6 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCodes } from "@mdm/storage-core";
+import { LegacyPostgresqlStorageBackend } from "../../storage-postgresql-legacy/src/index.js";
 import { PostgresqlStorageBackend } from "../src/index.js";
 import { adminClient, createScratchDatabase, dropPrefixedDatabases, serverAvailable, serverConfig, uniquePrefix } from "./support/server.js";
 
@@ -73,6 +74,21 @@ describe.skipIf(!serverAvailable)("pooling", () => {
       // Still alive (an unhandled 'error' would have crashed the worker), errors recorded, and working again.
       expect(backend.poolErrors).toBeGreaterThanOrEqual(3);
       expect(backend.getMetrics().find((m) => m.operation === "storage.pool_error")?.errors).toBe(backend.poolErrors);
+      expect((await backend.query("SELECT 1 AS one", [], engine)).rows).toEqual([{ one: 1n }]);
+    } finally {
+      await backend.close();
+    }
+  });
+
+  it("legacy also survives idle connections killed by pg_terminate_backend", async () => {
+    const app = `mdm-kill-legacy-${prefix}`;
+    const backend = new LegacyPostgresqlStorageBackend({ config: serverConfig({ database_prefix: prefix, application_name: app, pool_size: 3 }) });
+    try {
+      await backend.createDataset("victim_legacy");
+      const engine = await backend.getDatasetEngine("victim_legacy");
+      await Promise.all(Array.from({ length: 3 }, () => backend.query("SELECT pg_sleep(0.05)", [], engine)));
+      await terminate(await backendPids(app));
+      await new Promise((resolve) => setTimeout(resolve, 300));
       expect((await backend.query("SELECT 1 AS one", [], engine)).rows).toEqual([{ one: 1n }]);
     } finally {
       await backend.close();
