@@ -70,8 +70,9 @@ type Layout = "database" | "schema";
 
 /**
  * The new PostgreSQL backend: real pooling with an error listener on every pool, SSL modes with
- * libpq semantics, COPY FROM STDIN writes, cursor reads, database or schema per dataset, staging with
- * atomic publish by rename, session timeouts and application_name, metrics on every operation.
+ * libpq semantics, COPY BINARY writes and reads (text COPY and a cursor where types are foreign),
+ * database or schema per dataset, staging with atomic publish by rename, session timeouts and
+ * application_name, metrics on every operation.
  */
 export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngine, pg.PoolClient> {
   readonly backendType = "postgresql" as const;
@@ -142,7 +143,7 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
     );
   }
 
-  /** Connections dropped while idle in a pool (each recorded as the metric `storage.pool_error`). */
+  /** Connections dropped by the server outside a statement (each recorded as the metric `storage.pool_error`). */
   get poolErrors(): number {
     return this.#poolErrors;
   }
