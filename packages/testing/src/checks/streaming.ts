@@ -232,5 +232,21 @@ export const streamingChecks: ConformanceCheck[] = [
     checkDeepEqual(await backend.getTableNames(engine), ["numbers"], "tables after the aborted writes");
     await rejectsWith(() => drain(backend.readBatches("numbers", { engine, signal })), ErrorCodes.ABORTED, "readBatches()");
   }),
+
+  defineCheck(G, "writeBatches of batches beyond the bound-parameter limits (20,000 rows x 4 columns; 300 columns)", async (backend) => {
+    const engine = await openDataset(backend);
+    // 80,000 values in one batch: more than PostgreSQL's 65,535 and SQLite's 32,766 parameters per statement.
+    const columns: ColumnDef[] = [...NUMBERED_COLUMNS, { name: "x", type: "float64" }, { name: "flag", type: "boolean" }];
+    const rows: Value[][] = Array.from({ length: 20_000 }, (_, i) => [BigInt(i), `row-${i}`, i / 7, i % 3 === 0]);
+    checkEqual(await backend.writeBatches("long", columns, [rows], { engine }), 20_000, "rows written in one batch");
+    const read = await drain(backend.readBatches("long", { engine, orderBy: ["id"], batchSize: 5_000 }));
+    checkRows(columns, read.flatMap((b) => b.rows), rows, "rows read back");
+    // 300 columns: more than SQLite's default 999 variables once three rows share a statement.
+    const wide: ColumnDef[] = Array.from({ length: 300 }, (_, i) => ({ name: `c${i}`, type: i % 2 === 0 ? "int64" : "text" }));
+    const wideRows: Value[][] = Array.from({ length: 50 }, (_, r) => wide.map((c, i) => (c.type === "int64" ? BigInt(r * 1000 + i) : `${r}:${i}`)));
+    checkEqual(await backend.writeBatches("wide", wide, [wideRows], { engine }), 50, "rows of the wide table");
+    const back = await backend.readTable("wide", { engine, orderBy: ["c0"] });
+    checkRows(wide, back.rows.map((row) => wide.map((c) => row[c.name] as Value)), wideRows, "rows of the wide table read back");
+  }),
 ];
 
