@@ -380,7 +380,7 @@ export async function exportCommand(ctx: CliContext, rawName: string, options: {
 
 /** Parquet and JSON are written by DuckDB: directly from a DuckDB dataset, else through a temporary DuckDB file. */
 async function exportThroughDuckdb(ctx: CliContext, backend: IStorageBackend, name: string, t: string, file: string, format: "parquet" | "json"): Promise<void> {
-  if (backend.backendType === "duckdb") {
+  if (backend.backendType === "duckdb" && backend.capabilities.fileImportExport.includes(format)) {
     await backend.exportFile(t, file, format, { engine: await backend.getDatasetEngine(name) });
     return;
   }

@@ -40,7 +40,8 @@ export function csvText(column: ColumnDef, value: Value): string | null {
 export async function writeCsv(path: string, columns: ColumnDef[], batches: AsyncIterable<RowBatch>, delimiter = ","): Promise<number> {
   const temporary = `${path}.tmp-${process.pid}`;
   const out = createWriteStream(temporary);
-  const stringifier = stringify({ delimiter, quoted_empty: true, record_delimiter: "\n", cast: { string: (s) => s } });
+  // NULL stays an empty field; only the empty string is quoted.
+  const stringifier = stringify({ delimiter, record_delimiter: "\n", cast: { string: (s) => (s === "" ? { value: "", quoted_empty: true } : s) } });
   stringifier.pipe(out);
   let rows = 0;
   try {
