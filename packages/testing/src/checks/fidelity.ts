@@ -74,7 +74,11 @@ async function readBack(backend: IStorageBackend, engine: StorageEngine, table: 
       problems.push(`the int64 id column read back as ${typeof id} ${show(id)}`);
       continue;
     }
-    out.set(id, row[column.name] === undefined ? (undefined as unknown as Value) : (row[column.name] as Value));
+    if (!Object.prototype.hasOwnProperty.call(row, column.name)) {
+      problems.push(`a row read back has no key ${JSON.stringify(column.name)}`);
+      continue;
+    }
+    out.set(id, row[column.name] as Value);
   }
   return out;
 }
