@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+// `pnpm test`: build every package, check what would be published (publint, attw), run every package's
+// tests one package at a time (they share one PostgreSQL server and two cores), then print one line with
+// the totals read from each package's vitest JSON report.
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+
+const root = new URL("..", import.meta.url).pathname;
+const packages = readdirSync(join(root, "packages")).sort();
+const report = (dir) => join(root, "packages", dir, ".vitest-results.json");
+for (const dir of packages) rmSync(report(dir), { force: true });
+
+const run = (args) => execFileSync("pnpm", args, { stdio: "inherit", cwd: root });
+let failure;
+try {
+  run(["turbo", "run", "build", "lint:package"]);
+  run(["turbo", "run", "test", "--concurrency=1", "--continue"]);
+} catch (error) {
+  failure = error;
+}
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const missing = [];
+for (const dir of packages) {
+  if (!existsSync(report(dir))) {
+    missing.push(dir);
+    continue;
+  }
+  const r = JSON.parse(readFileSync(report(dir), "utf8"));
+  passed += r.numPassedTests;
+  failed += r.numFailedTests;
+  skipped += r.numPendingTests + (r.numTodoTests ?? 0);
+  console.log(`${dir}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`);
+}
+if (missing.length > 0) console.log(`no test report from: ${missing.join(", ")}`);
+console.log(`Tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+if (failure || failed > 0) process.exit(1);
