@@ -7,8 +7,8 @@ import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-const packages = readdirSync(join(root, "packages")).sort();
-const report = (dir) => join(root, "packages", dir, ".vitest-results.json");
+const packages = [...readdirSync(join(root, "packages")).sort().map((d) => join("packages", d)), "examples"];
+const report = (dir) => join(root, dir, ".vitest-results.json");
 for (const dir of packages) rmSync(report(dir), { force: true });
 
 const run = (args) => execFileSync("pnpm", args, { stdio: "inherit", cwd: root });
