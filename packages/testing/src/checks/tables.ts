@@ -104,6 +104,7 @@ export const tableChecks: ConformanceCheck[] = [
     check(all.includes("_metadata"), `getTableNames({ includeSystem: true }) must list _metadata, got ${JSON.stringify(all)}`);
     checkDeepEqual(all, [...all].sort(), "getTableNames({ includeSystem: true }) is sorted");
     checkDeepEqual(await backend.listTables("conformance"), ["sample_submission", "test", "train", "validation"], "listTables()");
+    checkDeepEqual(await backend.listTables("conformance", { includeSystem: true }), all, "listTables({ includeSystem: true })");
     await backend.dropTable("test", engine);
     checkEqual(await backend.tableExists("test", engine), false, "tableExists after dropTable");
     checkDeepEqual(await backend.getTableNames(engine), ["sample_submission", "train", "validation"], "getTableNames after dropTable");
