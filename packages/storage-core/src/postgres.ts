@@ -793,3 +793,26 @@ export async function pgPublishByRename(client: PgQueryable, kind: "database" | 
   }
   if (replaced && kind === "database") await run(client, `DROP DATABASE IF EXISTS ${quoteIdentifier(trash)}`, []);
 }
+
+/**
+ * Whether a CREATE met an existing object, also when it lost a race with a concurrent CREATE (then
+ * PostgreSQL reports a unique violation of a catalog index instead of 42P04 / 42P06 / 42P07).
+ */
+export function pgIsDuplicateObject(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const { code, constraint } = error as { code?: unknown; constraint?: unknown };
+  if (code === "42P04" || code === "42P06" || code === "42P07" || code === "42710") return true;
+  return code === "23505" && typeof constraint === "string" && constraint.startsWith("pg_");
+}
+
+/** Run a CREATE DATABASE / SCHEMA / TABLE, turning "it exists" (or a lost race) into MDM_DATASET_EXISTS or MDM_TABLE_EXISTS. */
+export async function pgCreateOnce<T>(kind: "dataset" | "table", name: string, create: () => Promise<T>): Promise<T> {
+  try {
+    return await create();
+  } catch (error) {
+    if (!pgIsDuplicateObject(error)) throw error;
+    throw kind === "table"
+      ? new MdmError(ErrorCodes.TABLE_EXISTS, `Table ${JSON.stringify(name)} already exists`, { details: { table: name } })
+      : new MdmError(ErrorCodes.DATASET_EXISTS, `${JSON.stringify(name)} already exists`, { details: { database: name } });
+  }
+}

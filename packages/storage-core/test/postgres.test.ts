@@ -6,6 +6,8 @@ import {
   mapPostgresError,
   pgColumnFromCatalog,
   pgColumnType,
+  pgCreateOnce,
+  pgIsDuplicateObject,
   pgCopyTextRow,
   pgCreateTableSql,
   pgDatasetDatabaseName,
@@ -147,6 +149,16 @@ describe("PostgreSQL connections and errors", () => {
     } catch (error) {
       expect(String((error as Error).message)).not.toContain("secret-pw");
     }
+  });
+
+  test("a CREATE that lost a race is recognised as 'exists'", async () => {
+    expect(pgIsDuplicateObject({ code: "23505", constraint: "pg_database_datname_index" })).toBe(true);
+    expect(pgIsDuplicateObject({ code: "42P07" })).toBe(true);
+    expect(pgIsDuplicateObject({ code: "23505", constraint: "users_pkey" })).toBe(false);
+    const raced = Object.assign(new Error("duplicate key"), { code: "23505", constraint: "pg_type_typname_nsp_index" });
+    await expect(pgCreateOnce("table", "t", () => Promise.reject(raced))).rejects.toMatchObject({ code: ErrorCodes.TABLE_EXISTS });
+    await expect(pgCreateOnce("dataset", "mdm_x", () => Promise.reject(raced))).rejects.toMatchObject({ code: ErrorCodes.DATASET_EXISTS });
+    await expect(pgCreateOnce("table", "t", () => Promise.reject(new Error("other")))).rejects.toThrow("other");
   });
 
   test("errors get stable codes and lose the password", () => {
