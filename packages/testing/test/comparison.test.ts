@@ -73,9 +73,10 @@ describe("StorageComparisonTester", () => {
   it("measures a candidate slower by a known delay: no failure, and the slowdown in the timings", async () => {
     const summary = await new StorageComparisonTester({ baseline: new MemoryStorageBackend(), candidate: new SlowBackend(), ...FAST }).runAllTests();
     expect(summary.failedTests).toEqual([]);
-    // Batch processing makes 10 bulk inserts: about a second slower on the candidate.
+    // Batch processing makes 10 bulk inserts: the candidate sleeps at least a second. Only this lower
+    // bound is certain; the gap to the baseline shrinks when a loaded machine slows the baseline down.
     const batch = summary.results.find((r) => r.test.startsWith("Batch processing"));
-    expect((batch?.candidate.timeMs ?? 0) - (batch?.baseline.timeMs ?? 0)).toBeGreaterThanOrEqual(10 * SlowBackend.DELAY_MS * 0.9);
+    expect(batch?.candidate.timeMs ?? 0).toBeGreaterThanOrEqual(10 * SlowBackend.DELAY_MS * 0.9);
     expect(batch?.speedup).toBeLessThan(1);
     expect(summary.performanceRatio).toBeGreaterThan(1);
   });
