@@ -47,6 +47,8 @@ export interface MemoryEngine {
 export interface MemorySession {
   readonly engine: MemoryEngine;
   working?: Map<string, MemoryTable>;
+  /** Tables of the working copy whose rows array belongs to this transaction alone (appended in place). */
+  owned?: Set<string>;
 }
 
 export interface MemoryBackendOptions extends BaseBackendOptions {
@@ -194,15 +196,18 @@ export class MemoryStorageBackend extends BaseStorageBackend<MemoryEngine, Memor
     const committed = this.database(session.engine).tables;
     // Tables are copied shallowly (rows are never mutated in place, only replaced or appended to a copy).
     session.working = new Map([...committed].map(([name, t]) => [name, { columns: t.columns, rows: t.rows }]));
+    session.owned = new Set();
   }
 
   protected override async _commit(session: MemorySession): Promise<void> {
     if (session.working) this.database(session.engine).tables = session.working;
     session.working = undefined;
+    session.owned = undefined;
   }
 
   protected override async _rollback(session: MemorySession): Promise<void> {
     session.working = undefined;
+    session.owned = undefined;
   }
 
   // --- tables ------------------------------------------------------------------------------------
@@ -227,11 +232,13 @@ export class MemoryStorageBackend extends BaseStorageBackend<MemoryEngine, Memor
       }),
       rows: [],
     });
+    session.owned?.add(table);
   }
 
   protected override async _dropTable(session: MemorySession, table: string): Promise<void> {
     this.table(session, table);
     this.tables(session).delete(table);
+    session.owned?.delete(table);
   }
 
   protected async _insertRows(session: MemorySession, table: string, columns: ColumnDef[], rows: Value[][]): Promise<void> {
@@ -251,8 +258,14 @@ export class MemoryStorageBackend extends BaseStorageBackend<MemoryEngine, Memor
       });
       return stored;
     });
-    // A new array, so a snapshot taken by a reader or a transaction never changes under it.
+    // Committed rows arrays are never changed in place (readers hold them as snapshots): the first
+    // insert of a transaction copies the array, later inserts of that transaction append to the copy.
+    if (session.owned?.has(table)) {
+      for (const row of added) target.rows.push(row);
+      return;
+    }
     this.tables(session).set(table, { columns: target.columns, rows: target.rows.concat(added) });
+    session.owned?.add(table);
   }
 
   protected override async _countRows(session: MemorySession, table: string): Promise<number> {
