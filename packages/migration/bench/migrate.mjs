@@ -33,7 +33,8 @@ const SCRIPT = fileURLToPath(import.meta.url);
 const PG_URL = process.env.MDM_TEST_POSTGRES_URL ?? "postgresql://root@127.0.0.1:5432/postgres";
 const DATASET = "bench";
 const TABLE = "data";
-const BATCH_SIZE = 10_000;
+/** Rows per batch of ours (the migrator's default); --batch-size changes it. */
+let BATCH_SIZE = 10_000;
 /** DuckDB settings of every DuckDB instance here (ours and the plain loop's). */
 const DUCKDB_SETTINGS = { threads: 2, ...(process.env.BENCH_DUCKDB_MEMORY_LIMIT ? { memoryLimit: process.env.BENCH_DUCKDB_MEMORY_LIMIT } : {}) };
 const CHUNK = 2048;
@@ -346,6 +347,7 @@ function sampleMemory() {
 async function child(spec) {
   const stopSampling = sampleMemory();
   const started = performance.now();
+  const cpuStart = process.cpuUsage();
   let rows;
   let extra = {};
   if (spec.kind === "plain") {
@@ -377,6 +379,8 @@ async function child(spec) {
     }
   }
   const ms = performance.now() - started;
+  const used = process.cpuUsage(cpuStart);
+  extra.cpu = (used.user + used.system) / 1e6;
   const memory = process.memoryUsage();
   const peak = stopSampling();
   process.stdout.write(`${JSON.stringify({ rows: Number(rows), ms, maxRSS: process.resourceUsage().maxRSS * 1024, heapTotal: memory.heapTotal, anon: peak.anon, file: peak.file, ...extra })}\n`);
@@ -408,7 +412,8 @@ function parseArgs(argv) {
     else if (a === "--skip-pgloader") args.skipPgloader = true;
     else if (a === "--big") args.big = true;
     else if (a === "--big-rows") args.bigRows = Number(argv[++i]);
-    else throw new Error(`unknown argument ${a}; use --rows N, --pairs ${ALL_PAIRS.join(",")}, --skip-pgloader, --big [--big-rows N]`);
+    else if (a === "--batch-size") BATCH_SIZE = Number(argv[++i]);
+    else throw new Error(`unknown argument ${a}; use --rows N, --pairs ${ALL_PAIRS.join(",")}, --skip-pgloader, --big [--big-rows N], --batch-size N`);
   }
   if (!Number.isSafeInteger(args.rows) || args.rows < 1) throw new Error("--rows must be a positive integer");
   for (const p of args.pairs) if (!ALL_PAIRS.includes(p)) throw new Error(`unknown pair ${p}; pairs: ${ALL_PAIRS.join(", ")}`);
@@ -517,14 +522,14 @@ async function main() {
       const before = load();
       const r = await runChild({ kind, verify, source, target, rows, batchSize: BATCH_SIZE, lockDir: join(work, "locks") });
       if (r.rows !== rows) throw new Error(`${pair} ${kind}: ${r.rows} rows instead of ${rows}`);
-      const entry = { pair, kind: kind === "plain" ? "plain loop" : `ours, verify ${verify}`, rows, seconds: r.ms / 1000, rate: (rows / r.ms) * 1000, rss: r.maxRSS, load: before, verification: r.verification };
+      const entry = { pair, kind: kind === "plain" ? "plain loop" : `ours, verify ${verify}`, rows, seconds: r.ms / 1000, cpu: r.cpu, rate: (rows / r.ms) * 1000, rss: r.maxRSS, load: before, verification: r.verification };
       if (sample && pair === "sqlite-postgresql" && rows === args.rows) {
         const database = kind === "plain" ? target.path : `${target.prefix}${DATASET}`;
         entry.doubles = await doublesExact(database, sample);
       }
       results.push(entry);
       console.log(`${pair.padEnd(18)} ${entry.kind.padEnd(24)} ${fmt(rows).padStart(9)} rows ${entry.seconds.toFixed(2).padStart(7)} s ${fmt(entry.rate).padStart(9)} rows/s  peak RSS ${mb(r.maxRSS).padStart(7)}  ${entry.doubles ? `doubles exact ${entry.doubles.exact}/${entry.doubles.total}  ` : ""}loadavg before ${before}`);
-      console.log(`${"".padEnd(19)}(sampled peaks: anonymous ${mb(r.anon)}, file-backed ${mb(r.file)}; V8 heap at end ${mb(r.heapTotal)}${r.phases ? `; phases: ${r.phases}` : ""})`);
+      console.log(`${"".padEnd(19)}(CPU ${r.cpu.toFixed(1)} s of this process; sampled peaks: anonymous ${mb(r.anon)}, file-backed ${mb(r.file)}; V8 heap at end ${mb(r.heapTotal)}${r.phases ? `; phases: ${r.phases}` : ""})`);
       if (targetType === "duckdb") rmSync(target.home, { recursive: true, force: true });
       else await dropDatabases(admin, target.prefix);
       return entry;
@@ -572,10 +577,11 @@ async function runPgloader(admin, prefix, work, source, rows, sample, variant) {
   writeFileSync(loadFile, `LOAD DATABASE\n  FROM sqlite://${source.path}\n  INTO ${url}\n  CAST ${variant.casts.join(",\n       ")};\n`);
   const before = load();
   const started = performance.now();
-  const run = spawnSync("/usr/bin/time", ["-f", "MAXRSS_KB=%M", "pgloader", loadFile], { encoding: "utf8", maxBuffer: 64 << 20 });
+  const run = spawnSync("/usr/bin/time", ["-f", "MAXRSS_KB=%M USER_S=%U SYS_S=%S", "pgloader", loadFile], { encoding: "utf8", maxBuffer: 64 << 20 });
   const seconds = (performance.now() - started) / 1000;
   const rss = Number(/MAXRSS_KB=(\d+)/.exec(run.stderr)?.[1] ?? 0) * 1024;
   const output = `${run.stdout}\n${run.stderr}`;
+  const cpu = Number(/USER_S=([\d.]+)/.exec(run.stderr)?.[1] ?? NaN) + Number(/SYS_S=([\d.]+)/.exec(run.stderr)?.[1] ?? NaN);
   let count;
   try {
     const client = await pgClient(database);
@@ -588,11 +594,12 @@ async function runPgloader(admin, prefix, work, source, rows, sample, variant) {
     throw new Error(`pgloader (${variant.name}) did not load the table (exit ${run.status}, ${error.message}):\n${output}`);
   }
   const doubles = await doublesExact(database, sample);
-  const entry = { pair: "sqlite-postgresql", kind: `pgloader (${variant.name})`, rows: count, seconds, rate: count / seconds, rss, load: before, doubles };
+  const entry = { pair: "sqlite-postgresql", kind: `pgloader (${variant.name})`, rows: count, seconds, cpu, rate: count / seconds, rss, load: before, doubles };
   console.log(`${entry.pair.padEnd(18)} ${entry.kind.padEnd(24)} ${fmt(count).padStart(9)} rows ${seconds.toFixed(2).padStart(7)} s ${fmt(entry.rate).padStart(9)} rows/s  peak RSS ${mb(rss).padStart(7)}  doubles exact ${doubles.exact}/${doubles.total}  loadavg before ${before}`);
+  console.log(`${"".padEnd(19)}(CPU ${cpu.toFixed(1)} s of the pgloader process)`);
   console.log(`  CAST ${variant.casts.join(", ")}; column types created: ${doubles.types}`);
   if (doubles.example) console.log(`  first inexact double: ${doubles.example}`);
-  for (const line of output.split("\n").filter((l) => /^\s*(data|Total import time)\b/.test(l) || /\b(ERROR|FATAL|WARNING)\b/.test(l)).slice(0, 8)) console.log(`  pgloader: ${line.trim()}`);
+  for (const line of output.split("\n").filter((l) => (/^\s*(data|Total import time)\b/.test(l) || /\b(ERROR|FATAL|WARNING)\b/.test(l)) && !/MAXRSS_KB/.test(l)).slice(0, 8)) console.log(`  pgloader: ${line.trim()}`);
   if (count !== rows) console.log(`  pgloader loaded ${count} rows of ${rows}`);
   await dropDatabases(admin, database);
   return entry;
@@ -605,10 +612,10 @@ const PGLOADER_VARIANTS = [
 
 function report(args, results) {
   const pct = (a, b) => `${((a / b) * 100).toFixed(0)}%`;
-  console.log("\n| pair | run | rows | s | rows/s | peak RSS | doubles exact | loadavg before |");
-  console.log("|---|---|---:|---:|---:|---:|---|---|");
+  console.log("\n| pair | run | rows | wall s | rows/s | CPU s | peak RSS | doubles exact | loadavg before |");
+  console.log("|---|---|---:|---:|---:|---:|---:|---|---|");
   for (const r of results) {
-    console.log(`| ${r.pair.replace("-", " → ")} | ${r.kind} | ${fmt(r.rows)} | ${r.seconds.toFixed(2)} | ${fmt(r.rate)} | ${mb(r.rss)} | ${r.doubles ? `${r.doubles.exact}/${r.doubles.total}` : ""} | ${r.load} |`);
+    console.log(`| ${r.pair.replace("-", " → ")} | ${r.kind} | ${fmt(r.rows)} | ${r.seconds.toFixed(2)} | ${fmt(r.rate)} | ${r.cpu === undefined ? "" : r.cpu.toFixed(1)} | ${mb(r.rss)} | ${r.doubles ? `${r.doubles.exact}/${r.doubles.total}` : ""} | ${r.load} |`);
   }
   console.log("\nTargets (figures of this run):");
   const find = (pair, kind, rows = args.rows) => results.find((r) => r.pair === pair && r.kind === kind && r.rows === rows);
