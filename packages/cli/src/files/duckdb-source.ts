@@ -1,5 +1,4 @@
 import { resolve } from "node:path";
-import { acquireInstance, resultBatches, resultShape } from "@mdm/storage-duckdb";
 import { ErrorCodes, MdmError, quoteIdentifier, quoteLiteral, toMdmError } from "@mdm/storage-core";
 import type { DataFile } from "./discover.js";
 import type { TableSource } from "./source.js";
@@ -15,6 +14,8 @@ export async function duckdbSource(file: DataFile, options: { trackDistinct?: st
   const reader = READERS[file.format as keyof typeof READERS];
   if (!reader) throw new MdmError(ErrorCodes.INTERNAL, `No DuckDB reader for ${file.format}`);
   const from = `${reader}(${quoteLiteral(resolve(file.path))})`;
+  // Imported here: DuckDB's native library is loaded only when a Parquet or JSON file is read.
+  const { acquireInstance, resultBatches, resultShape } = await import("@mdm/storage-duckdb");
   const lease = await acquireInstance(":memory:", { threads: "1" });
   const connection = await lease.instance.connect();
   const fail = (error: unknown) => toMdmError(error, ErrorCodes.INVALID_ARGUMENT, `${file.path}`);

@@ -1,7 +1,6 @@
 import type { ColumnDef, Value } from "@mdm/storage-core";
 import { csvSource } from "./csv-source.js";
 import type { DataFile } from "./discover.js";
-import { duckdbSource } from "./duckdb-source.js";
 import type { ColumnInference } from "./infer.js";
 
 /** One table to load: its columns, its row count, and its rows in batches (read from the file on demand). */
@@ -16,5 +15,7 @@ export interface TableSource {
 }
 
 export function openSource(file: DataFile, options: { trackDistinct?: string; signal?: AbortSignal } = {}): Promise<TableSource> {
-  return file.format === "csv" || file.format === "tsv" ? csvSource(file, options) : duckdbSource(file, options);
+  if (file.format === "csv" || file.format === "tsv") return csvSource(file, options);
+  // DuckDB (a native library) is loaded only for Parquet and JSON.
+  return import("./duckdb-source.js").then((m) => m.duckdbSource(file, options));
 }

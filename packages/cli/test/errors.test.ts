@@ -1,0 +1,179 @@
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ErrorCodes, MdmError } from "@mdm/storage-core";
+import { ExitCodes, exitCodeOf } from "../src/exit-codes.js";
+import { EXAMPLE_DATASET, cleanEnv, mdm, removeDir, tempDir } from "./helpers.js";
+
+/** The error is one line on stderr: `mdm: error: ...`, the last thing printed. */
+function oneLineError(stderr: string): string {
+  const lines = stderr.trimEnd().split("\n");
+  const errors = lines.filter((l) => l.startsWith("mdm: error:"));
+  expect(errors).toHaveLength(1);
+  return errors[0] as string;
+}
+
+describe("mdm error paths and exit codes", () => {
+  let home: string;
+  let files: string;
+  const env = (extra: Record<string, string> = {}) => cleanEnv(home, extra);
+
+  beforeAll(async () => {
+    home = tempDir("errors-home");
+    files = tempDir("errors-files");
+    expect((await mdm(["dataset", "register", "churn", EXAMPLE_DATASET], env())).code).toBe(0);
+  });
+
+  afterAll(() => {
+    removeDir(home);
+    removeDir(files);
+  });
+
+  it("0: --version, help, --help on every command", async () => {
+    const v = await mdm(["--version"], env());
+    expect(v.code).toBe(0);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+/);
+    const help = await mdm(["help"], env());
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/Usage: mdm/);
+    expect(help.stdout).toMatch(/Exit codes:/);
+    for (const args of [["--help"], ["dataset", "--help"], ["dataset", "register", "--help"], ["dataset", "list", "--help"], ["dataset", "info", "--help"], ["dataset", "remove", "--help"], ["dataset", "export", "--help"], ["migrate", "--help"], ["storage", "compare", "--help"], ["storage", "validate", "--help"], ["flags", "--help"], ["flags", "set", "--help"], ["help", "migrate"]]) {
+      const r = await mdm(args, env());
+      expect(r.code, args.join(" ")).toBe(0);
+      expect(r.stdout, args.join(" ")).toMatch(/Usage: mdm/);
+    }
+  });
+
+  it("2: usage errors (unknown command or option, missing argument, bad choice, invalid name)", async () => {
+    for (const args of [
+      ["frobnicate"],
+      ["dataset", "register", "onlyname"],
+      ["dataset", "list", "--bogus"],
+      ["dataset", "register", "x", EXAMPLE_DATASET, "--backend", "oracle"],
+      ["migrate", "churn"],
+      ["migrate", "churn", "--to", "mysql"],
+      ["migrate", "churn", "--to", "duckdb:fast"],
+      ["migrate", "churn", "--to", "duckdb", "--batch-size", "0"],
+      ["migrate", "churn", "--to", "duckdb", "--verify", "maybe"],
+      ["migrate", "--to", "duckdb"],
+      ["migrate", "churn", "--all", "--to", "duckdb"],
+      ["dataset", "register", "../escape", EXAMPLE_DATASET],
+      ["dataset", "register", "with space", EXAMPLE_DATASET],
+      ["dataset", "export", "churn", "--format", "xlsx"],
+      ["dataset", "register", "t", EXAMPLE_DATASET, "--target", "no_such_column"],
+      ["dataset", "remove", "churn"],
+      ["flags", "get", "no_such_flag"],
+      ["flags", "set", "use_new_storage", "maybe"],
+      ["storage", "compare", "oracle"],
+    ]) {
+      const r = await mdm(args, env());
+      expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(2);
+      expect(r.stderr, args.join(" ")).toMatch(/^mdm: error/m);
+    }
+    // A refused registration leaves nothing behind.
+    expect(existsSync(join(home, "config", "datasets", "t.yaml"))).toBe(false);
+    expect(existsSync(join(home, "config", "datasets", "churn.yaml"))).toBe(true);
+  });
+
+  it("3: not found (dataset, file, table)", async () => {
+    for (const args of [
+      ["dataset", "info", "nope"],
+      ["dataset", "remove", "nope", "--force"],
+      ["dataset", "export", "nope"],
+      ["migrate", "nope", "--to", "duckdb"],
+      ["dataset", "register", "x", join(files, "missing.csv")],
+      ["dataset", "export", "churn", "--table", "nope", "--output", files],
+    ]) {
+      const r = await mdm(args, env());
+      expect(r.code, `${args.join(" ")}: ${r.stderr}`).toBe(3);
+      oneLineError(r.stderr);
+    }
+    const r = await mdm(["dataset", "info", "nope"], env());
+    expect(oneLineError(r.stderr)).toBe('mdm: error: Dataset "nope" is not registered [MDM_DATASET_NOT_FOUND]');
+  });
+
+  it("4: already exists", async () => {
+    const r = await mdm(["dataset", "register", "churn", EXAMPLE_DATASET], env());
+    expect(r.code).toBe(4);
+    expect(oneLineError(r.stderr)).toMatch(/already registered.*--force/);
+  });
+
+  it("5: verification failed (the mapping of MDM_VERIFICATION_FAILED)", () => {
+    // A verification failure needs corrupted data on the way, which only the migrator's test hook can
+    // inject (@mdm/migration's tests do); here the mapping of its code is checked.
+    expect(exitCodeOf(new MdmError(ErrorCodes.VERIFICATION_FAILED, "x"))).toBe(5);
+    expect(ExitCodes.VERIFICATION_FAILED).toBe(5);
+  });
+
+  it("6: backend unavailable, and the password never printed", async () => {
+    const secret = "s3cret-Pa55word";
+    const r = await mdm(["dataset", "register", "pgx", EXAMPLE_DATASET, "--backend", "postgresql", "--debug"], env({
+      MDM_DATABASE_POSTGRESQL_HOST: "127.0.0.1",
+      MDM_DATABASE_POSTGRESQL_PORT: "1",
+      MDM_DATABASE_POSTGRESQL_USER: "someone",
+      MDM_DATABASE_POSTGRESQL_PASSWORD: secret,
+      MDM_DATABASE_POSTGRESQL_CONNECT_TIMEOUT: "2",
+    }));
+    expect(r.code).toBe(6);
+    expect(r.stderr).toMatch(/^mdm: error: /m);
+    expect(r.stderr + r.stdout).not.toContain(secret);
+    expect(existsSync(join(home, "config", "datasets", "pgx.yaml"))).toBe(false);
+  });
+
+  it("7: locked (another migration of the dataset holds the lock)", async () => {
+    mkdirSync(join(home, "locks"), { recursive: true });
+    const lock = join(home, "locks", "churn--to-duckdb.lock");
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString() }));
+    try {
+      const r = await mdm(["migrate", "churn", "--to", "duckdb"], env());
+      expect(r.code).toBe(7);
+      expect(r.stderr).toMatch(/Another migration/);
+      expect(r.stdout).toMatch(/MDM_LOCKED/);
+    } finally {
+      removeDir(lock);
+    }
+  });
+
+  it("8: a value the backend cannot hold (NaN into SQLite), nothing registered", async () => {
+    writeFileSync(join(files, "nan.csv"), "a,b\n1,NaN\n2,0.5\n");
+    const r = await mdm(["dataset", "register", "nan", join(files, "nan.csv"), "--backend", "sqlite"], env());
+    expect(r.code).toBe(8);
+    expect(oneLineError(r.stderr)).toMatch(/MDM_UNSUPPORTED_VALUE/);
+    expect(existsSync(join(home, "config", "datasets", "nan.yaml"))).toBe(false);
+    const dir = join(home, "datasets", "nan");
+    expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
+  });
+
+  it("1: malformed input (a CSV row with too many fields), with --debug printing the stack", async () => {
+    writeFileSync(join(files, "bad.csv"), "a,b\n1,2\n3,4,5\n");
+    const r = await mdm(["dataset", "register", "bad", join(files, "bad.csv"), "--debug"], env());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/mdm: error: .*bad\.csv/);
+    expect(r.stderr).toMatch(/\n\s+at /);
+    const plain = await mdm(["dataset", "register", "bad", join(files, "bad.csv")], env());
+    expect(plain.code).toBe(1);
+    expect(plain.stderr).not.toMatch(/\n\s+at /);
+    expect(existsSync(join(home, "config", "datasets", "bad.yaml"))).toBe(false);
+  });
+
+  it("130: Ctrl-C during a registration aborts it cleanly (nothing registered, no staging left)", async () => {
+    const big = join(files, "big.csv");
+    const rows = ["id,text,value"];
+    for (let i = 0; i < 400_000; i++) rows.push(`${i},row number ${i},${i / 7}`);
+    writeFileSync(big, `${rows.join("\n")}\n`);
+    let sent = false;
+    const r = await mdm(["dataset", "register", "big", big], env(), {
+      onStderr: (text, child) => {
+        if (!sent && /started/.test(text)) {
+          sent = true;
+          child.kill("SIGINT");
+        }
+      },
+    });
+    expect(sent).toBe(true);
+    expect(r.code).toBe(130);
+    expect(existsSync(join(home, "config", "datasets", "big.yaml"))).toBe(false);
+    const dir = join(home, "datasets", "big");
+    expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
+  });
+});
