@@ -386,18 +386,33 @@ async function child(spec) {
   process.stdout.write(`${JSON.stringify({ rows: Number(rows), ms, maxRSS: process.resourceUsage().maxRSS * 1024, heapTotal: memory.heapTotal, anon: peak.anon, file: peak.file, ...extra })}\n`);
 }
 
-function runChild(spec) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(" ") : []), SCRIPT, "--child", JSON.stringify(spec)], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    proc.stdout.on("data", (d) => (out += d));
-    proc.on("error", reject);
-    proc.on("close", (code) => {
-      const line = out.trim().split("\n").pop();
-      if (code !== 0 || !line) reject(new Error(`child exited with ${code}: ${out}`));
-      else resolve(JSON.parse(line));
+/**
+ * Run one measurement in a child process. Other people rebuild packages on this machine: when a child
+ * fails because a package's dist is missing for a moment, it is run again (up to 3 times, 10 s apart).
+ */
+async function runChild(spec) {
+  for (let attempt = 1; ; attempt++) {
+    const { code, out, err } = await new Promise((resolve, reject) => {
+      const proc = spawn(process.execPath, [...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(" ") : []), SCRIPT, "--child", JSON.stringify(spec)], { stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      proc.stdout.on("data", (d) => (out += d));
+      proc.stderr.on("data", (d) => {
+        err += d;
+        process.stderr.write(d);
+      });
+      proc.on("error", reject);
+      proc.on("close", (code) => resolve({ code, out, err }));
     });
-  });
+    const line = out.trim().split("\n").pop();
+    if (code === 0 && line) return JSON.parse(line);
+    if (attempt < 3 && /ERR_MODULE_NOT_FOUND|Cannot find module/.test(err) && /\/dist\//.test(err)) {
+      console.log(`  (a package's dist was missing, someone is rebuilding: run again in 10 s)`);
+      await new Promise((r) => setTimeout(r, 10_000));
+      continue;
+    }
+    throw new Error(`child exited with ${code}: ${out}`);
+  }
 }
 
 // ------------------------------------------------------------------------------------------------
