@@ -97,7 +97,7 @@ function buildProgram(runtime: Runtime): Command {
     .option("--remove-source", "drop the source database after a verified migration")
     .option("--json", "print the result objects as JSON")
     .action(async (names: string[], opts) => {
-      runtime.exitCode = await migrateCommand(context(), names, opts);
+      runtime.exitCode = await migrateCommand(context(), names, opts, runtime.signal);
     });
 
   const storage = program.command("storage").description("compare and validate backends");

@@ -46,11 +46,16 @@ const BY_ERROR_CODE: Record<string, ExitCode> = {
   [ErrorCodes.ABORTED]: ExitCodes.ABORTED,
 };
 
+/** The exit code for an MdmError code (as a migration result carries it). */
+export function exitCodeForErrorCode(code: string | undefined): ExitCode {
+  return (code === undefined ? undefined : BY_ERROR_CODE[code]) ?? ExitCodes.FAILURE;
+}
+
 /** The exit code for an error (an MdmError by its code; anything else is a plain failure). */
 export function exitCodeOf(error: unknown): ExitCode {
   if (error instanceof UsageError) return ExitCodes.USAGE;
   if (error instanceof CliError) return error.exitCode;
-  if (isMdmError(error)) return BY_ERROR_CODE[error.code] ?? ExitCodes.FAILURE;
+  if (isMdmError(error)) return exitCodeForErrorCode(error.code);
   return ExitCodes.FAILURE;
 }
 

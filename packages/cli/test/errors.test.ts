@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ErrorCodes, MdmError } from "@mdm/storage-core";
@@ -175,5 +175,29 @@ describe("mdm error paths and exit codes", () => {
     expect(existsSync(join(home, "config", "datasets", "big.yaml"))).toBe(false);
     const dir = join(home, "datasets", "big");
     expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
+  });
+
+  it("130: Ctrl-C during a migration rolls it back (staging removed, source and registry untouched)", async () => {
+    const csv = join(files, "mig.csv");
+    const rows = ["id,text,value"];
+    for (let i = 0; i < 200_000; i++) rows.push(`${i},row ${i},${i / 3}`);
+    writeFileSync(csv, `${rows.join("\n")}\n`);
+    expect((await mdm(["dataset", "register", "mig", csv], env())).code).toBe(0);
+    let sent = false;
+    const r = await mdm(["migrate", "mig", "--to", "duckdb", "--batch-size", "200"], env(), {
+      onStderr: (text, child) => {
+        if (!sent && /mig\/data: started/.test(text)) {
+          sent = true;
+          child.kill("SIGINT");
+        }
+      },
+    });
+    expect(sent, r.stderr).toBe(true);
+    expect(r.code).toBe(130);
+    expect(r.stdout + r.stderr).toMatch(/MDM_ABORTED/);
+    expect(readFileSync(join(home, "config", "datasets", "mig.yaml"), "utf8")).toMatch(/backend: sqlite/);
+    expect(readdirSync(join(home, "datasets", "mig")).filter((f) => !f.startsWith("mig.sqlite"))).toEqual([]);
+    const info = await mdm(["dataset", "info", "mig", "--json"], env());
+    expect(JSON.parse(info.stdout).tables[0].rows).toBe(200_000);
   });
 });

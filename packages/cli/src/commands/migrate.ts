@@ -1,7 +1,7 @@
 import { StorageMigrator, type MigrationResult, type VerifyMode } from "@mdm/migration";
-import { ErrorCodes, normalizeDatasetName, type BackendType, type Implementation } from "@mdm/storage-core";
+import { normalizeDatasetName, type BackendType, type Implementation } from "@mdm/storage-core";
 import { parseBackendSpec, type CliContext } from "../context.js";
-import { ExitCodes, UsageError, type ExitCode } from "../exit-codes.js";
+import { ExitCodes, UsageError, exitCodeForErrorCode, type ExitCode } from "../exit-codes.js";
 import { colour, formatBytes, formatDuration, print, printJson, table } from "../output.js";
 import { TableProgress } from "../progress.js";
 
@@ -25,25 +25,10 @@ function positiveInteger(text: string | undefined, option: string): number | und
 /** Exit code of a run: the first failure's code mapped as errors are, or 0. */
 function exitOf(results: MigrationResult[]): ExitCode {
   const failed = results.find((r) => !r.success);
-  if (!failed) return ExitCodes.OK;
-  const code = failed.error?.code;
-  const map: Record<string, ExitCode> = {
-    [ErrorCodes.DATASET_NOT_FOUND]: ExitCodes.NOT_FOUND,
-    [ErrorCodes.DATASET_EXISTS]: ExitCodes.ALREADY_EXISTS,
-    [ErrorCodes.VERIFICATION_FAILED]: ExitCodes.VERIFICATION_FAILED,
-    [ErrorCodes.LOCKED]: ExitCodes.LOCKED,
-    [ErrorCodes.UNSUPPORTED_VALUE]: ExitCodes.UNSUPPORTED_VALUE,
-    [ErrorCodes.BACKEND_UNAVAILABLE]: ExitCodes.BACKEND_UNAVAILABLE,
-    [ErrorCodes.BACKEND_NOT_INSTALLED]: ExitCodes.BACKEND_UNAVAILABLE,
-    [ErrorCodes.CONNECTION_FAILED]: ExitCodes.BACKEND_UNAVAILABLE,
-    [ErrorCodes.AUTHENTICATION_FAILED]: ExitCodes.BACKEND_UNAVAILABLE,
-    [ErrorCodes.SSL_FAILED]: ExitCodes.BACKEND_UNAVAILABLE,
-    [ErrorCodes.ABORTED]: ExitCodes.ABORTED,
-  };
-  return (code ? map[code] : undefined) ?? ExitCodes.FAILURE;
+  return failed ? exitCodeForErrorCode(failed.error?.code) : ExitCodes.OK;
 }
 
-export async function migrateCommand(ctx: CliContext, names: string[], options: MigrateCommandOptions): Promise<ExitCode> {
+export async function migrateCommand(ctx: CliContext, names: string[], options: MigrateCommandOptions, signal?: AbortSignal): Promise<ExitCode> {
   if (!options.to) throw new UsageError("--to <backend[:legacy|new]> is required");
   const target = parseBackendSpec(options.to, "--to");
   const fromImpl = options.fromImpl === undefined ? undefined : options.fromImpl.trim().toLowerCase();
@@ -77,6 +62,8 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
   const results: MigrationResult[] = [];
   try {
     for (const { name, from } of plan) {
+      // Ctrl-C stops the run: the dataset being migrated is rolled back, the next ones are not started.
+      if (signal?.aborted) break;
       const source = await ctx.backend({ type: from, implementation: fromImpl as Implementation | undefined }, name);
       const destination = await ctx.backend(target, name);
       const migrator = new StorageMigrator({ source, target: destination, manager: ctx.manager, home: ctx.home });
@@ -87,6 +74,7 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
         overwrite: options.overwrite === true,
         removeSource: options.removeSource === true,
         handleSignals: true,
+        signal,
         onProgress: (e) => {
           if (e.phase === "copy" && e.table) {
             const key = `${name}/${e.table}`;
