@@ -70,10 +70,12 @@ async function pgConfig(prefix) {
   return { ...defaultConfig().database.postgresql, sslmode: "disable", ...postgresConfigFromUrl(PG_URL), database_prefix: prefix };
 }
 
+/** A pg client on the server of PG_URL, in `database` (default: the URL's). No @mdm import: see runChild. */
 async function pgClient(database) {
   const { default: pg } = await import("pg");
-  const c = await pgConfig("");
-  const client = new pg.Client({ host: c.host, port: c.port, user: c.user ?? undefined, password: c.password ?? undefined, database: database ?? c.database ?? "postgres" });
+  const url = new URL(PG_URL);
+  if (database) url.pathname = `/${encodeURIComponent(database)}`;
+  const client = new pg.Client({ connectionString: url.toString() });
   await client.connect();
   return client;
 }
@@ -350,7 +352,11 @@ async function child(spec) {
   const cpuStart = process.cpuUsage();
   let rows;
   let extra = {};
-  if (spec.kind === "plain") {
+  if (spec.kind === "prepare") {
+    const prepared = await prepareSource(spec.source.type, spec.source, spec.rows);
+    rows = spec.rows;
+    extra.path = prepared.path;
+  } else if (spec.kind === "plain") {
     rows = spec.target.type === "duckdb" ? await plainToDuckdb(spec.source, spec.target.path) : await plainToPostgresql(spec.source, spec.target.path);
   } else {
     const { StorageMigrator } = await import("../dist/index.js");
@@ -509,12 +515,13 @@ async function main() {
       if (!need.has(type)) continue;
       const t0 = performance.now();
       const where = type === "postgresql" ? { type, prefix: `${prefix}src_` } : { type, home: join(work, `source-${type}`) };
-      sources[type] = await prepareSource(type, where, args.rows);
+      sources[type] = { ...where, path: (await runChild({ kind: "prepare", source: where, rows: args.rows })).path };
       console.log(`source ${type}: ${fmt(args.rows)} rows written in ${((performance.now() - t0) / 1000).toFixed(1)} s (${sources[type].path})`);
     }
     if (args.big) {
       const t0 = performance.now();
-      sources.sqliteBig = await prepareSource("sqlite", { type: "sqlite", home: join(work, "source-sqlite-big") }, args.bigRows);
+      const where = { type: "sqlite", home: join(work, "source-sqlite-big") };
+      sources.sqliteBig = { ...where, path: (await runChild({ kind: "prepare", source: where, rows: args.bigRows })).path };
       console.log(`source sqlite (big): ${fmt(args.bigRows)} rows written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     }
     const sample = sources.sqlite && args.pairs.includes("sqlite-postgresql") ? sourceDoubles(sources.sqlite.path, args.rows) : undefined;
@@ -586,8 +593,9 @@ async function main() {
 async function runPgloader(admin, prefix, work, source, rows, sample, variant) {
   const database = `${prefix}pgloader_${variant.key}`;
   await admin.query(`CREATE DATABASE "${database}"`);
-  const c = await pgConfig("");
-  const url = `postgresql://${encodeURIComponent(c.user ?? "root")}@${c.host}:${c.port}/${database}`;
+  const target = new URL(PG_URL);
+  target.pathname = `/${database}`;
+  const url = target.toString();
   const loadFile = join(work, `pgloader-${variant.key}.load`);
   writeFileSync(loadFile, `LOAD DATABASE\n  FROM sqlite://${source.path}\n  INTO ${url}\n  CAST ${variant.casts.join(",\n       ")};\n`);
   const before = load();
