@@ -14,3 +14,20 @@ export * from "./layout.js";
 export * from "./flags.js";
 export * from "./manager.js";
 export * from "./postgres.js";
+export * as conformance from "./conformance/index.js";
+export type {
+  CheckResult,
+  ConformanceCheck,
+  ConformanceOptions,
+  ConformanceReport,
+  ConformanceSkip,
+  ConformanceTarget,
+  CreateConformanceBackend,
+  FidelityExpectation,
+  FidelityFixture,
+  FidelityOutcome,
+  FidelityReport,
+  FidelityValue,
+  FidelityValueResult,
+  ValueCapability,
+} from "./conformance/index.js";

@@ -142,19 +142,31 @@ export function sqliteDateText(value: SqlDate): string {
   return formatDayNumber(value.days);
 }
 
+/** `HH:MM:SS` of each second of a day, made when first needed. */
+const TIME_OF_DAY: string[] = [];
+
+function timeOfDayText(secs: number): string {
+  let text = TIME_OF_DAY[secs];
+  if (text === undefined) {
+    text = `${PAD2[Math.floor(secs / 3600)]}:${PAD2[Math.floor(secs / 60) % 60]}:${PAD2[secs % 60]}`;
+    TIME_OF_DAY[secs] = text;
+  }
+  return text;
+}
+
+const FRACTION_PAD = ["", "0", "00", "000", "0000", "00000", "000000"];
+
 /** `YYYY-MM-DD HH:MM:SS.ffffff` of a timestamp (the text SqlTimestamp.toString() gives, faster). */
 export function sqliteTimestampText(value: SqlTimestamp): string {
-  const micros = value.micros;
-  const n = Number(micros);
+  const n = Number(value.micros);
   if (n > FAST_MICROS || n < -FAST_MICROS) return value.toString();
   const days = Math.floor(n / MICROS_PER_DAY);
   const ofDay = n - days * MICROS_PER_DAY;
   const secs = Math.floor(ofDay / 1_000_000);
-  const frac = ofDay - secs * 1_000_000;
+  const frac = String(ofDay - secs * 1_000_000);
   const date = formatDayNumber(days);
   if (date.length !== 10) return value.toString();
-  const f = frac < 100_000 ? String(frac).padStart(6, "0") : String(frac);
-  return `${date} ${PAD2[Math.floor(secs / 3600)]}:${PAD2[Math.floor(secs / 60) % 60]}:${PAD2[secs % 60]}.${f}`;
+  return `${date} ${timeOfDayText(secs)}.${FRACTION_PAD[6 - frac.length]}${frac}`;
 }
 
 export type SqliteWriter = (value: Value) => SqliteBindValue;

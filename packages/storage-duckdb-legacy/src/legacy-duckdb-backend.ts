@@ -44,7 +44,7 @@ export class LegacyDuckdbStorageBackend extends DuckdbFileBackend<LegacyDuckdbEn
   readonly backendType = "duckdb" as const;
   readonly implementation = "legacy" as const;
   readonly capabilities: BackendCapabilities = {
-    values: { nan: true, infinity: true, negativeZero: true, nulInText: true, nulInJson: true, maxDecimalPrecision: Number.POSITIVE_INFINITY },
+    values: { nan: true, infinity: true, negativeZero: false, nulInText: true, nulInJson: true, maxDecimalPrecision: Number.POSITIVE_INFINITY },
     sql: true,
     concurrentReads: true,
     serializedWrites: true,

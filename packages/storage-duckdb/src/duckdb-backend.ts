@@ -69,7 +69,7 @@ export class DuckdbStorageBackend extends DuckdbFileBackend<DuckdbStorageEngine,
   readonly backendType = "duckdb" as const;
   readonly implementation = "new" as const;
   readonly capabilities: BackendCapabilities = {
-    values: { nan: true, infinity: true, negativeZero: true, nulInText: true, nulInJson: true, maxDecimalPrecision: Number.POSITIVE_INFINITY },
+    values: { nan: true, infinity: true, negativeZero: false, nulInText: true, nulInJson: true, maxDecimalPrecision: Number.POSITIVE_INFINITY },
     sql: true,
     concurrentReads: true,
     serializedWrites: true,

@@ -220,8 +220,21 @@ export abstract class DuckdbFileBackend<TEngine extends DuckdbEngine, TSession e
     };
   }
 
-  /** Values a DECIMAL(p,s) column cannot hold: NaN and ±Infinity (text-encoded decimals hold them). */
+  /**
+   * Values DuckDB cannot hold exactly: -0.0 in DOUBLE (its constant and RLE segment encodings treat 0.0
+   * and -0.0 as equal, so after a checkpoint a column holding both reads back with one sign for all), and
+   * NaN and ±Infinity in a DECIMAL(p,s) column (text-encoded decimals hold them).
+   */
   protected override _valueChecker(column: ColumnDef): ((value: Value) => void) | undefined {
+    if (column.type === "float64") {
+      return (value) => {
+        if (value === 0 && Object.is(value, -0)) {
+          throw new MdmError(ErrorCodes.UNSUPPORTED_VALUE, `Column ${JSON.stringify(column.name)}: DuckDB cannot keep -0.0 apart from 0.0 once a column is compressed`, {
+            details: { column: column.name, type: column.type },
+          });
+        }
+      };
+    }
     if (column.type !== "decimal" || isTextDecimal(column)) return undefined;
     return (value) => {
       if (value === "NaN" || value === "Infinity" || value === "-Infinity") {

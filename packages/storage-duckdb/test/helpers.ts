@@ -42,7 +42,7 @@ export function edgeRows(): Row[] {
     {
       id: 2n,
       i: -9223372036854775808n,
-      f: -0,
+      f: -5e-324,
       d: "-0.0000000001",
       b: false,
       t: "",

@@ -1,6 +1,5 @@
 import { describe, it } from "vitest";
-import { conformanceChecks } from "./checks/index.js";
-import { resolveSkips, validateConformanceOptions, withConformanceBackend, type ConformanceOptions } from "./runner.js";
+import { conformanceChecks, resolveSkips, validateConformanceOptions, withConformanceBackend, type ConformanceOptions } from "./checks-entry.js";
 
 const DEFAULT_TIMEOUT = 120_000;
 

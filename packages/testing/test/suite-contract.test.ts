@@ -149,7 +149,7 @@ describe("the README", () => {
 describe("coverage of the interface", () => {
   it("every member of IStorageBackend (as declared by the installed @mdm/storage-core) is called by the suite", async () => {
     const { createRequire } = await import("node:module");
-    const { everyAsyncCall, SYNCHRONOUS_MEMBERS } = await import("../src/checks/lifecycle.js");
+    const { everyAsyncCall, SYNCHRONOUS_MEMBERS } = (await import("@mdm/storage-core")).conformance;
     const declarations = readFileSync(createRequire(import.meta.url).resolve("@mdm/storage-core").replace(/index\.c?js$/, "index.d.ts"), "utf8");
     const body = /interface IStorageBackend \{([\s\S]*?)\n\}/.exec(declarations)?.[1];
     expect(body, "IStorageBackend in the core declarations").toBeDefined();

@@ -7,8 +7,7 @@ import {
   type IStorageBackend,
   type Value,
 } from "@mdm/storage-core";
-import { checkFidelity } from "../checks/fidelity.js";
-import { fidelityFixtures } from "../fixtures.js";
+import { checkFidelity, fidelityFixtures } from "../checks-entry.js";
 import { normalizeRows, normalizeValue } from "./normalize.js";
 
 export interface ScenarioContext {

@@ -1,4 +1,5 @@
-import { ErrorCodes, type ColumnDef, type Value } from "@mdm/storage-core";
+import { ErrorCodes } from "../../errors.js";
+import { type ColumnDef, type Value } from "../../types.js";
 import { check, checkDeepEqual, checkEqual, checkRows, rejectsWith } from "../assert.js";
 import { SAMPLE_COLUMNS, SAMPLE_ROWS, arrays, defineCheck, frame, openDataset, sampleFrame, type ConformanceCheck } from "./support.js";
 

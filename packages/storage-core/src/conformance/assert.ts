@@ -1,4 +1,6 @@
-import { formatValue, isMdmError, valuesEqual, type ColumnDef, type ErrorCode, type LogicalType, type Value } from "@mdm/storage-core";
+import { isMdmError, type ErrorCode } from "../errors.js";
+import { type ColumnDef, type LogicalType, type Value } from "../types.js";
+import { formatValue, valuesEqual } from "../values.js";
 
 /** Thrown by a conformance check that found the backend wrong. Its message says what was expected. */
 export class ConformanceFailure extends Error {

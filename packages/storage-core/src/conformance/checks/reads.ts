@@ -1,4 +1,7 @@
-import { ErrorCodes, SqlDate, SqlTimestamp, valuesEqual, type ColumnDef, type IStorageBackend, type StorageEngine, type Value } from "@mdm/storage-core";
+import { ErrorCodes } from "../../errors.js";
+import { type IStorageBackend } from "../../interface.js";
+import { type ColumnDef, type StorageEngine, type Value } from "../../types.js";
+import { SqlDate, SqlTimestamp, valuesEqual } from "../../values.js";
 import { checkDeepEqual, checkEqual, checkRows, rejectsWith, show } from "../assert.js";
 import { EVERY_TYPE_COLUMNS, SAMPLE_COLUMNS, SAMPLE_ROWS, arrays, byFirstColumn, defineCheck, frame, openDataset, quoteName, sampleFrame, typesOf, type ConformanceCheck } from "./support.js";
 

@@ -1,12 +1,5 @@
-import {
-  SqlDate,
-  SqlTimestamp,
-  decimalDigits,
-  plainDecimal,
-  type BackendCapabilities,
-  type ColumnDef,
-  type Value,
-} from "@mdm/storage-core";
+import { type BackendCapabilities, type ColumnDef, type Value } from "../types.js";
+import { SqlDate, SqlTimestamp, decimalDigits, plainDecimal } from "../values.js";
 
 /** A capability flag of `backend.capabilities.values`. */
 export type ValueCapability = keyof BackendCapabilities["values"];

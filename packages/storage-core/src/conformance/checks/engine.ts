@@ -1,4 +1,5 @@
-import { ErrorCodes, type StorageEngine } from "@mdm/storage-core";
+import { ErrorCodes } from "../../errors.js";
+import { type StorageEngine } from "../../types.js";
 import { check, checkDeepEqual, checkEqual, rejectsWith } from "../assert.js";
 import { DATASET, defineCheck, openDataset, sampleFrame, type ConformanceCheck } from "./support.js";
 

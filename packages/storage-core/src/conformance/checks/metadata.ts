@@ -1,4 +1,5 @@
-import { ErrorCodes, type Metadata } from "@mdm/storage-core";
+import { ErrorCodes } from "../../errors.js";
+import { type Metadata } from "../../types.js";
 import { check, checkDeepEqual, checkEqual, rejectsWith } from "../assert.js";
 import { DATASET, defineCheck, openDataset, type ConformanceCheck } from "./support.js";
 

@@ -1,4 +1,5 @@
-import { ErrorCodes, type ColumnDef, type Value } from "@mdm/storage-core";
+import { ErrorCodes } from "../../errors.js";
+import { type ColumnDef, type Value } from "../../types.js";
 import { check, checkDeepEqual, checkEqual, checkValue, rejectsWith } from "../assert.js";
 import { EVERY_TYPE_COLUMNS, SAMPLE_COLUMNS, SAMPLE_ROWS, defineCheck, frame, openDataset, sampleFrame, typesOf, type ConformanceCheck } from "./support.js";
 

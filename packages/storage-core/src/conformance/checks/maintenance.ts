@@ -1,7 +1,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ErrorCodes, isMdmError, type ColumnDef, type FileFormat, type Value } from "@mdm/storage-core";
+import { ErrorCodes, isMdmError } from "../../errors.js";
+import { type ColumnDef, type FileFormat, type Value } from "../../types.js";
 import { check, checkEqual, checkRows, rejectsWith } from "../assert.js";
 import { arrays, defineCheck, frame, openDataset, sampleFrame, type ConformanceCheck } from "./support.js";
 

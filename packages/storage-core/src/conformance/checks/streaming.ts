@@ -1,4 +1,6 @@
-import { ErrorCodes, type ColumnDef, type IStorageBackend, type RowBatch, type StorageEngine, type Value } from "@mdm/storage-core";
+import { ErrorCodes } from "../../errors.js";
+import { type IStorageBackend } from "../../interface.js";
+import { type ColumnDef, type RowBatch, type StorageEngine, type Value } from "../../types.js";
 import { check, checkDeepEqual, checkEqual, checkRows, drain, rejectsWith } from "../assert.js";
 import { NUMBERED_COLUMNS, byFirstColumn, defineCheck, numberedRows, openDataset, typesOf, type ConformanceCheck } from "./support.js";
 

@@ -1,4 +1,5 @@
-import { ErrorCodes, type IStorageBackend } from "@mdm/storage-core";
+import { ErrorCodes } from "../../errors.js";
+import { type IStorageBackend } from "../../interface.js";
 import { check, checkDeepEqual, checkEqual, checkRows, rejectsWith } from "../assert.js";
 import { NUMBERED_COLUMNS, defineCheck, numberedRows, openDataset, type ConformanceCheck } from "./support.js";
 

@@ -1,4 +1,4 @@
-import { ErrorCodes } from "@mdm/storage-core";
+import { ErrorCodes } from "../../errors.js";
 import { check, checkDeepEqual, checkEqual, checkRows, rejectsWith } from "../assert.js";
 import { DATASET, SAMPLE_COLUMNS, SAMPLE_ROWS, arrays, byFirstColumn, defineCheck, openDataset, sampleFrame, type ConformanceCheck } from "./support.js";
 

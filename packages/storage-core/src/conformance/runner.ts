@@ -1,4 +1,4 @@
-import type { IStorageBackend } from "@mdm/storage-core";
+import type { IStorageBackend } from "../interface.js";
 import { conformanceChecks, type ConformanceCheck } from "./checks/index.js";
 
 /** What `createBackend` returns: a fresh, isolated backend and how to remove what it made. */

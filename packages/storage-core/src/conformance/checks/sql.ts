@@ -1,4 +1,6 @@
-import { ErrorCodes, type ColumnDef, type IStorageBackend, type StorageEngine } from "@mdm/storage-core";
+import { ErrorCodes } from "../../errors.js";
+import { type IStorageBackend } from "../../interface.js";
+import { type ColumnDef, type StorageEngine } from "../../types.js";
 import { check, checkEqual, checkRows, rejectsWith } from "../assert.js";
 import { SAMPLE_COLUMNS, SAMPLE_ROWS, arrays, defineCheck, openDataset, placeholder, quoteName, sampleFrame, type ConformanceCheck } from "./support.js";
 

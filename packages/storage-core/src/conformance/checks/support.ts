@@ -1,4 +1,5 @@
-import type { ColumnDef, DataFrame, IStorageBackend, StorageEngine, Value } from "@mdm/storage-core";
+import type { IStorageBackend } from "../../interface.js";
+import type { ColumnDef, DataFrame, StorageEngine, Value } from "../../types.js";
 import { check } from "../assert.js";
 
 /** One conformance check: a title (the vitest test title and the key of a skip entry) and a body. */

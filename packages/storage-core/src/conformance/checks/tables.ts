@@ -1,4 +1,5 @@
-import { ErrorCodes, type ColumnDef } from "@mdm/storage-core";
+import { ErrorCodes } from "../../errors.js";
+import { type ColumnDef } from "../../types.js";
 import { check, checkDeepEqual, checkEqual, checkRows, rejectsWith } from "../assert.js";
 import { SAMPLE_COLUMNS, SAMPLE_ROWS, arrays, byFirstColumn, defineCheck, frame, openDataset, sampleFrame, typesOf, type ConformanceCheck } from "./support.js";
 

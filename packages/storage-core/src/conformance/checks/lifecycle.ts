@@ -1,4 +1,6 @@
-import { ErrorCodes, type IStorageBackend, type StorageEngine } from "@mdm/storage-core";
+import { ErrorCodes } from "../../errors.js";
+import { type IStorageBackend } from "../../interface.js";
+import { type StorageEngine } from "../../types.js";
 import { check, checkDeepEqual, checkEqual, checkRows, rejectsWith } from "../assert.js";
 import { DATASET, NUMBERED_COLUMNS, SAMPLE_COLUMNS, SAMPLE_ROWS, arrays, byFirstColumn, defineCheck, numberedRows, openDataset, sampleFrame, type ConformanceCheck } from "./support.js";
 
