@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ErrorCodes, type IStorageBackend } from "@mdm/storage-core";
+import { ErrorCodes, type IStorageBackend, type Value } from "@mdm/storage-core";
 import { StorageMigrator } from "../src/index.js";
 import { adminClient, environment, postgresAvailable, type Env } from "./support/backends.js";
 import { fingerprint, writeDataset } from "./support/dataset.js";
@@ -18,8 +18,8 @@ describe("a failure in the middle of a table", () => {
     const target = env.make(type, "new");
     await writeDataset(source, "fails", { train: 3000, validation: 100 });
     const migrator = new StorageMigrator({ source, target, home: null });
-    const failing = { transformBatch: (table: string, rows: never[]) => {
-      if (table === "train" && rows.length > 0 && (rows[0] as unknown[])[0] === 1500n) throw new Error("injected failure at row 1500");
+    const failing = { transformBatch: (table: string, rows: Value[][]) => {
+      if (table === "train" && rows.length > 0 && rows[0]?.[0] === 1500n) throw new Error("injected failure at row 1500");
       return rows;
     } };
     const fresh = await migrator.migrateDataset("fails", { batchSize: 500, ...failing });
