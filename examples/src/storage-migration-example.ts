@@ -132,7 +132,7 @@ async function compareEngines(home: string): Promise<void> {
     }
     console.log(
       `DuckDB / SQLite time: load ${(times.duckdb!.load / times.sqlite!.load).toFixed(2)}, read ${(times.duckdb!.read / times.sqlite!.read).toFixed(2)} ` +
-        `(one run each, ${load()}))`,
+        `(one run each, ${load()})`,
     );
   } finally {
     await manager.clearCache();
