@@ -49,6 +49,8 @@ async function main(home: string): Promise<void> {
 
   heading("As the administrator: a role without CREATEDB, and one database it owns");
   await asAdmin(async (admin) => {
+    const { rows: me } = await admin.query<{ rolname: string; ok: boolean }>("SELECT rolname, (rolsuper OR (rolcreaterole AND rolcreatedb)) AS ok FROM pg_roles WHERE rolname = current_user");
+    if (!me[0]?.ok) throw new Error(`the user of MDM_TEST_POSTGRES_URL (${me[0]?.rolname}) must be allowed to create roles and databases to set this example up`);
     await admin.query(`CREATE ROLE ${quoteIdentifier(role)} LOGIN NOCREATEDB NOCREATEROLE NOSUPERUSER PASSWORD '${password}'`);
     await admin.query(`CREATE DATABASE ${quoteIdentifier(database)} OWNER ${quoteIdentifier(role)}`);
     const { rows } = await admin.query<{ rolcreatedb: boolean; rolsuper: boolean }>("SELECT rolcreatedb, rolsuper FROM pg_roles WHERE rolname = $1", [role]);
