@@ -45,7 +45,7 @@ async function generate() {
       const zip = String((i * 7919) % 100000).padStart(5, "0");
       const day = 1 + (i % 28);
       const month = 1 + (i % 12);
-      const line = `${i},${zip},${(i % 100000) / 100},${Math.sin(i).toFixed(6)},2020-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")},2024-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")} ${String(i % 24).padStart(2, "0")}:${String(i % 60).padStart(2, "0")}:${String((i * 7) % 60).padStart(2, "0")}.${String(i % 1000000).padStart(6, "0")},${i % 3 === 0 ? "true" : "false"},${segments[i % 4]},${i % 11 === 0 ? "" : `"customer note ${i}, with a comma"`}\n`;
+      const line = `${i},${zip},${(i % 100000) / 100},${((i * 37) % 20001 - 10000) / 1000},2020-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")},2024-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")} ${String(i % 24).padStart(2, "0")}:${String(i % 60).padStart(2, "0")}:${String((i * 7) % 60).padStart(2, "0")}.${String(i % 1000000).padStart(6, "0")},${i % 3 === 0 ? "true" : "false"},${segments[i % 4]},${i % 11 === 0 ? "" : `"customer note ${i}, with a comma"`}\n`;
       chunk += line;
     }
     bytes += Buffer.byteLength(chunk);
@@ -78,7 +78,7 @@ try {
   const seconds = (performance.now() - t0) / 1000;
   const selfRss = /max_rss_kb=(\d+)/.exec(stderr)?.[1];
   const timeRss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)?.[1];
-  const progress = stderr.split("\n").filter((l) => /done|Registered|error/.test(l));
+  const progress = stderr.split("\n").filter((l) => /^(data: done|Registered|mdm: error)/.test(l));
   for (const line of progress) console.log(`  ${line}`);
   if (code !== 0) {
     console.error(stderr.slice(-2000));

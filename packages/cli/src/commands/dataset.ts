@@ -72,6 +72,29 @@ function listOption(value: string | undefined): string[] {
   return value.split(",").map((s) => s.trim()).filter((s) => s !== "");
 }
 
+/** The info of a dataset from its registry entry and its tables (as read back, or as just written). */
+async function datasetInfo(ctx: CliContext, entry: RegistryEntry, backend: IStorageBackend, name: string, tables: DatasetInfo["tables"]): Promise<DatasetInfo> {
+  let size: number | null = null;
+  try {
+    size = await backend.getDatabaseSize(await backend.getDatasetEngine(name));
+  } catch {
+    size = null;
+  }
+  return {
+    name,
+    backend: backend.backendType,
+    implementation: backend.implementation,
+    location: ctx.location(backend, name),
+    tables,
+    target_column: (entry.target_column as string | null | undefined) ?? null,
+    id_columns: Array.isArray(entry.id_columns) ? entry.id_columns.map(String) : [],
+    problem_type: (entry.problem_type as string | null | undefined) ?? null,
+    created_at: entry.created_at === undefined || entry.created_at === null ? null : String(entry.created_at),
+    size_bytes: size,
+    registry_file: ctx.home.registryFile(name),
+  };
+}
+
 export async function describeDataset(ctx: CliContext, name: string): Promise<DatasetInfo> {
   const entry = ctx.entry(name);
   const n = normalizeDatasetName(name);
@@ -85,25 +108,7 @@ export async function describeDataset(ctx: CliContext, name: string): Promise<Da
     const info = await backend.getTableInfo(t, engine);
     tables.push({ name: t, rows: info.rowCount, columns: info.columns.map((c) => ({ name: c.name, type: c.type })) });
   }
-  let size: number | null = null;
-  try {
-    size = await backend.getDatabaseSize(engine);
-  } catch {
-    size = null;
-  }
-  return {
-    name: n,
-    backend: backend.backendType,
-    implementation: backend.implementation,
-    location: ctx.location(backend, n),
-    tables,
-    target_column: (entry.target_column as string | null | undefined) ?? null,
-    id_columns: Array.isArray(entry.id_columns) ? entry.id_columns.map(String) : [],
-    problem_type: (entry.problem_type as string | null | undefined) ?? null,
-    created_at: entry.created_at === undefined || entry.created_at === null ? null : String(entry.created_at),
-    size_bytes: size,
-    registry_file: ctx.home.registryFile(n),
-  };
+  return datasetInfo(ctx, entry, backend, n, tables);
 }
 
 function printInfo(info: DatasetInfo): void {
@@ -153,6 +158,8 @@ export async function registerCommand(ctx: CliContext, rawName: string, path: st
   }
   const progress = new TableProgress(!options.json);
   const sources: Array<{ table: string; file: string; source: TableSource }> = [];
+  const loaded: DatasetInfo["tables"] = [];
+  let entry: RegistryEntry | undefined;
   const runId = randomBytes(6).toString("hex");
   const staging = backend.getStagingPath(name, runId);
   let published = false;
@@ -194,6 +201,7 @@ export async function registerCommand(ctx: CliContext, rawName: string, path: st
         onBatch: (n) => progress.update(key, t, n, source.rowCount),
       });
       progress.finish(key, t, written);
+      loaded.push({ name: t, rows: written, columns: source.columns.map((c) => ({ name: c.name, type: c.type })) });
     }
     const createdAt = new Date().toISOString();
     const metadata: Record<string, unknown> = {
@@ -222,7 +230,7 @@ export async function registerCommand(ctx: CliContext, rawName: string, path: st
       if (await old.datasetExists(name)) await old.dropDataset(name);
     }
     // The registry entry is written last: until here, nothing is registered.
-    const entry: RegistryEntry = {
+    entry = {
       ...(force && previous ? previous : {}),
       name,
       database: ctx.registryDatabase(backend, name),
@@ -244,7 +252,8 @@ export async function registerCommand(ctx: CliContext, rawName: string, path: st
     progress.stop();
     for (const s of sources) await s.source.close?.().catch(() => undefined);
   }
-  const info = await describeDataset(ctx, name);
+  // Built from what was written: counting the rows again would read the whole dataset back.
+  const info = await datasetInfo(ctx, entry as RegistryEntry, backend, name, loaded);
   if (options.json) printJson(info);
   else {
     const rows = info.tables.map((t) => `${t.name} ${t.rows.toLocaleString("en-US")} rows`).join(", ");
