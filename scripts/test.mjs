@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `pnpm test`: build every package, check what would be published (publint, attw), run every package's
 // tests one package at a time (they share one PostgreSQL server and two cores), then print one line with
-// the totals read from each package's vitest JSON report.
+// the totals read from each package's vitest JSON report; then the publishing checks (README template,
+// changesets, downstream install from the packed tarballs).
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -37,4 +38,22 @@ for (const dir of packages) {
 }
 if (missing.length > 0) console.log(`no test report from: ${missing.join(", ")}`);
 console.log(`Tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-if (failure || failed > 0) process.exit(1);
+
+// Publishing checks, each printing its own PASS/FAIL lines: the README template, the release configuration
+// (changesets in a throwaway clone), and the downstream test (packed tarballs installed with npm and pnpm in
+// a fresh project outside the workspace; the packages were built above).
+const publishing = [
+  ["scripts/readme-lint.mjs"],
+  ["scripts/changesets-test.mjs"],
+  ["scripts/downstream-test.mjs", "--no-build"],
+];
+const failedChecks = [];
+for (const [script, ...args] of publishing) {
+  try {
+    execFileSync(process.execPath, [join(root, script), ...args], { stdio: "inherit", cwd: root });
+  } catch {
+    failedChecks.push(script);
+  }
+}
+if (failedChecks.length > 0) console.log(`Publishing checks failed: ${failedChecks.join(", ")}`);
+if (failure || failed > 0 || failedChecks.length > 0) process.exit(1);
