@@ -8,7 +8,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import type { PostgresqlConfig, SslMode } from "./config.js";
-import { ErrorCodes, MdmError, redactSecrets, type ErrorCode } from "./errors.js";
+import { ErrorCodes, MdmError, isMdmError, redactSecrets, type ErrorCode } from "./errors.js";
 import { POSTGRES_IDENTIFIER_MAX_BYTES, quoteIdentifier, validateIdentifier } from "./names.js";
 import type { ColumnDef, LogicalType, QueryResult, Value } from "./types.js";
 import { SqlDate, SqlTimestamp, civilFromDays, daysFromCivil, decimalDigits, isSqlDate, isSqlTimestamp } from "./values.js";
@@ -815,4 +815,27 @@ export async function pgCreateOnce<T>(kind: "dataset" | "table", name: string, c
       ? new MdmError(ErrorCodes.TABLE_EXISTS, `Table ${JSON.stringify(name)} already exists`, { details: { table: name } })
       : new MdmError(ErrorCodes.DATASET_EXISTS, `${JSON.stringify(name)} already exists`, { details: { database: name } });
   }
+}
+
+/**
+ * True when an error means the connection itself is gone, not an SQL error on a healthy session: a
+ * socket or protocol error, an SQLSTATE of class 57 (the server ended the session: pg_terminate_backend's
+ * 57P01, shutdown) or 08 (connection exception), or an MdmError of code MDM_CONNECTION_FAILED. Looks through
+ * the `cause` of our own errors. Such a connection must not go back to the pool.
+ */
+export function pgConnectionLost(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current !== undefined && current !== null; depth++) {
+    if (isMdmError(current)) {
+      if (current.code === ErrorCodes.CONNECTION_FAILED) return true;
+      current = (current as { cause?: unknown }).cause;
+      continue;
+    }
+    // A server error (pg's DatabaseError) carries a severity and a SQLSTATE; a socket error ("EPIPE",
+    // "ECONNRESET") has no severity.
+    const { code, severity } = current as { code?: unknown; severity?: unknown };
+    if (typeof severity === "string" && typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return /^(57|08)/.test(code);
+    return true;
+  }
+  return false;
 }

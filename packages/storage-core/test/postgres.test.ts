@@ -181,3 +181,20 @@ describe("PostgreSQL connections and errors", () => {
     }
   });
 });
+
+describe("pgConnectionLost", () => {
+  test("tells a lost connection from an SQL error on a healthy session", async () => {
+    const { pgConnectionLost, MdmError, ErrorCodes } = await import("../src/index.js");
+    const serverError = (code: string) => Object.assign(new Error("x"), { code, severity: "FATAL" });
+    expect(pgConnectionLost(serverError("57P01"))).toBe(true); // pg_terminate_backend
+    expect(pgConnectionLost(serverError("08006"))).toBe(true);
+    expect(pgConnectionLost(serverError("42P01"))).toBe(false); // undefined table
+    expect(pgConnectionLost(serverError("23505"))).toBe(false);
+    expect(pgConnectionLost(Object.assign(new Error("socket"), { code: "EPIPE" }))).toBe(true);
+    expect(pgConnectionLost(new Error("Connection terminated unexpectedly"))).toBe(true);
+    expect(pgConnectionLost(new MdmError(ErrorCodes.TABLE_NOT_FOUND, "t", { cause: serverError("42P01") }))).toBe(false);
+    expect(pgConnectionLost(new MdmError(ErrorCodes.QUERY_FAILED, "q", { cause: serverError("57P01") }))).toBe(true);
+    expect(pgConnectionLost(new MdmError(ErrorCodes.CONNECTION_FAILED, "gone"))).toBe(true);
+    expect(pgConnectionLost(new MdmError(ErrorCodes.UNSUPPORTED_VALUE, "NUL"))).toBe(false);
+  });
+});

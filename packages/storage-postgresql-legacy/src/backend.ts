@@ -1,5 +1,6 @@
 import pg from "pg";
 import {
+  pgConnectionLost,
   BaseStorageBackend,
   MdmError,
   defaultConfig,
@@ -222,9 +223,8 @@ export class LegacyPostgresqlStorageBackend extends BaseStorageBackend<LegacyEng
   }
 
   protected async _release(_engine: LegacyEngine, session: pg.PoolClient, error?: unknown): Promise<void> {
-    // A connection that broke is destroyed; one that saw an SQL error is fine to reuse.
-    const broken = error !== undefined && !(error instanceof pg.DatabaseError) && !isMdmError(error);
-    session.release(broken);
+    // A connection that broke (or that the server ended) is destroyed; one that saw an SQL error is reused.
+    session.release(error !== undefined && pgConnectionLost(error));
   }
 
   protected _rawConnection(engine: LegacyEngine): unknown {

@@ -1,5 +1,6 @@
 import pg from "pg";
 import {
+  pgConnectionLost,
   BaseStorageBackend,
   ErrorCodes,
   MdmError,
@@ -239,9 +240,11 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
 
   private releaseClient(client: pg.PoolClient, error?: unknown): void {
     // A broken connection is destroyed, and so is one left in the middle of a COPY TO; one that only
-    // saw an SQL error (or our own refusal) is reused.
-    const broken = this.#abandoned.delete(client) || (error !== undefined && !(error instanceof pg.DatabaseError) && !isMdmError(error));
-    client.release(broken);
+    // saw an SQL error (or our own refusal) is reused. A server that ends the session (SQLSTATE class 57,
+    // e.g. pg_terminate_backend's 57P01, or 08 connection exceptions) reports it as a DatabaseError, and
+    // our mapping may have wrapped it: look through to the cause.
+    const abandoned = this.#abandoned.delete(client);
+    client.release(abandoned || (error !== undefined && pgConnectionLost(error)));
   }
 
   // --- names and layout ----------------------------------------------------------------------
@@ -445,3 +448,4 @@ async function listPrefixedSchemas(client: pg.PoolClient, prefix: string): Promi
   const result = await client.query<{ nspname: string }>("SELECT nspname FROM pg_catalog.pg_namespace WHERE left(nspname, length($1)) = $1 ORDER BY nspname", [prefix]);
   return result.rows.map((r) => r.nspname.slice(prefix.length));
 }
+
