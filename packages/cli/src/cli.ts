@@ -113,8 +113,9 @@ function buildProgram(runtime: Runtime): Command {
     });
   storage
     .command("validate")
-    .description("run the storage validator on a backend")
-    .argument("<backend>", "sqlite, duckdb or postgresql, optionally :legacy or :new")
+    .description("run the storage validator on fresh backends of that type (a temporary home, never your datasets)")
+    .argument("<backend>", "sqlite, duckdb or postgresql, optionally :legacy or :new (default: the flags)")
+    .option("--rows <n>", "rows of the quick performance check (default 20000)")
     .option("--json", "print the report as JSON")
     .action(async (backend: string, opts) => {
       runtime.exitCode = await validateCommand(context(), backend, opts);

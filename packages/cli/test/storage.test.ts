@@ -1,7 +1,6 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import * as migration from "@mdm/migration";
 import { cleanEnv, mdm, removeDir, tempDir } from "./helpers.js";
 
 describe("mdm storage", () => {
@@ -28,17 +27,18 @@ describe("mdm storage", () => {
     expect(existsSync(join(home, "datasets")) ? readdirSync(join(home, "datasets")) : []).toEqual([]);
   });
 
-  it("validate runs the StorageValidator, or says it is not installed (exit 6)", async () => {
-    const r = await mdm(["storage", "validate", "sqlite:new", "--json"], cleanEnv(home));
-    if (typeof (migration as Record<string, unknown>).StorageValidator === "function") {
-      expect([0, 1]).toContain(r.code);
-      const report = JSON.parse(r.stdout);
-      expect(report).toHaveProperty("passed");
-      expect(report).toHaveProperty("failed");
-      expect(report).toHaveProperty("warnings");
-    } else {
-      expect(r.code).toBe(6);
-      expect(r.stderr).toMatch(/no StorageValidator/);
-    }
+  it("validate runs the StorageValidator on fresh backends and reports passed, failed and warnings", async () => {
+    const r = await mdm(["storage", "validate", "sqlite:new", "--rows", "2000", "--json"], cleanEnv(home));
+    const report = JSON.parse(r.stdout);
+    expect(report.backend).toBe("sqlite (new)");
+    expect(report.passed.length).toBeGreaterThan(10);
+    expect(report.failed).toEqual([]);
+    expect(Array.isArray(report.warnings)).toBe(true);
+    expect(r.code).toBe(0);
+    const human = await mdm(["storage", "validate", "sqlite:legacy", "--rows", "2000"], cleanEnv(home));
+    expect(human.stdout).toMatch(/^Validation of sqlite \(legacy\)/);
+    expect(human.stdout).toMatch(/\d+ passed, \d+ failed, \d+ warnings/);
+    expect([0, 1]).toContain(human.code);
+    expect(existsSync(join(home, "datasets")) ? readdirSync(join(home, "datasets")) : []).toEqual([]);
   });
 });

@@ -4,7 +4,8 @@ import { join, resolve } from "node:path";
 import { BACKEND_TYPES, type BackendType, type IStorageBackend } from "@mdm/storage-core";
 import { parseBackendSpec, type CliContext } from "../context.js";
 import { CliError, ExitCodes, UsageError, type ExitCode } from "../exit-codes.js";
-import { print, printJson, toJson } from "../output.js";
+import { StorageValidator } from "@mdm/migration";
+import { colour, formatDuration, print, printJson } from "../output.js";
 
 interface ComparisonModule {
   StorageComparisonTester: new (options: Record<string, unknown>) => { runAllTests(): Promise<{ failed: number } & Record<string, unknown>> };
@@ -74,30 +75,30 @@ async function runComparison(
   return summary.failed > 0 ? ExitCodes.FAILURE : ExitCodes.OK;
 }
 
-interface ValidatorModule {
-  StorageValidator: new (backend: unknown, options?: unknown) => Record<string, unknown>;
-}
-
-export async function validateCommand(ctx: CliContext, rawSpec: string, options: { json?: boolean }): Promise<ExitCode> {
+/**
+ * `mdm storage validate`: @mdm/migration's StorageValidator on fresh backends of that type and implementation
+ * in a temporary home (PostgreSQL: a temporary database prefix), never on the user's datasets.
+ * `--json` prints its report: `{ passed: string[], failed: [{ check, error }], warnings: string[], durationMs, backend }`.
+ */
+export async function validateCommand(ctx: CliContext, rawSpec: string, options: { json?: boolean; rows?: string }): Promise<ExitCode> {
   const spec = parseBackendSpec(rawSpec, "<backend>");
-  const mod = (await import("@mdm/migration")) as unknown as Partial<ValidatorModule>;
-  if (typeof mod.StorageValidator !== "function") {
-    throw new CliError("The installed @mdm/migration has no StorageValidator yet; upgrade @mdm/migration", ExitCodes.BACKEND_UNAVAILABLE);
+  let performanceRows: number | undefined;
+  if (options.rows !== undefined) {
+    if (!/^[1-9]\d*$/.test(options.rows.trim())) throw new UsageError(`--rows must be a positive integer, got ${JSON.stringify(options.rows)}`);
+    performanceRows = Number(options.rows);
   }
-  const backend = await ctx.backend(spec);
-  const validator = new mod.StorageValidator(backend) as { validate?: () => Promise<unknown>; validateBackend?: () => Promise<unknown> };
-  const run = validator.validate ?? validator.validateBackend;
-  if (typeof run !== "function") throw new CliError("StorageValidator has no validate() method", ExitCodes.FAILURE);
-  const report = (await run.call(validator)) as { passed?: unknown; failed?: unknown; warnings?: unknown };
-  const failed = Array.isArray(report.failed) ? report.failed.length : typeof report.failed === "number" ? report.failed : 0;
+  const implementation = ctx.implementationFor(spec);
+  // Registers the backend packages with the manager the validator resolves them through.
+  await ctx.factory(spec.type, implementation);
+  const validator = new StorageValidator({ type: spec.type, implementation }, { manager: ctx.manager, performanceRows });
+  const report = await validator.validateAll();
   if (options.json) printJson(report);
   else {
-    const list = (v: unknown) => (Array.isArray(v) ? v.map((x) => (typeof x === "string" ? x : toJson(x))) : []);
-    print(`Validation of ${spec.type} (${backend.implementation})`);
-    for (const p of list(report.passed)) print(`  PASS ${p}`);
-    for (const w of list(report.warnings)) print(`  WARN ${w}`);
-    for (const f of list(report.failed)) print(`  FAIL ${f}`);
-    print(`${list(report.passed).length} passed, ${failed} failed, ${list(report.warnings).length} warnings`);
+    print(`Validation of ${report.backend}`);
+    for (const p of report.passed) print(`  ${colour.green("PASS")} ${p}`);
+    for (const w of report.warnings) print(`  ${colour.yellow("WARN")} ${w}`);
+    for (const f of report.failed) print(`  ${colour.red("FAIL")} ${f.check}: ${f.error}`);
+    print(`${report.passed.length} passed, ${report.failed.length} failed, ${report.warnings.length} warnings in ${formatDuration(report.durationMs)}`);
   }
-  return failed > 0 ? ExitCodes.FAILURE : ExitCodes.OK;
+  return report.failed.length > 0 ? ExitCodes.FAILURE : ExitCodes.OK;
 }
