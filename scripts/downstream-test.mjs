@@ -90,6 +90,9 @@ try {
   const files = INSTALLED.map((name) => tarballOf[name].file);
   // Build better-sqlite3 from source (prebuild-install would fetch a binary from GitHub, not the registry).
   const installEnv = { npm_config_build_from_source: "true", npm_config_update_notifier: "false" };
+  // node-gyp takes Node's headers from this installation when it has them (else it would fetch them from nodejs.org).
+  const nodePrefix = join(process.execPath, "..", "..");
+  if (!process.env.npm_config_nodedir && existsSync(join(nodePrefix, "include", "node", "node_api.h"))) installEnv.npm_config_nodedir = nodePrefix;
   const installs = await Promise.all(
     projects.map(async ({ pm, dir }) => {
       const t = Date.now();
