@@ -175,7 +175,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Exit
     return runtime.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === "commander.helpDisplayed" || error.code === "commander.version" || error.code === "commander.help") return ExitCodes.OK;
+      // --help and --version exit 0; a missing command (help shown instead) is a usage error.
       return error.exitCode === 0 ? ExitCodes.OK : ExitCodes.USAGE;
     }
     const secrets = runtime.ctx?.secrets ?? [];

@@ -45,6 +45,11 @@ describe("mdm error paths and exit codes", () => {
   });
 
   it("2: usage errors (unknown command or option, missing argument, bad choice, invalid name)", async () => {
+    for (const args of [[], ["dataset"], ["flags"]]) {
+      const r = await mdm(args, env());
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr, args.join(" ")).toMatch(/^Usage: mdm/);
+    }
     for (const args of [
       ["frobnicate"],
       ["dataset", "register", "onlyname"],
