@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { StorageBackendManager, type ColumnDef, type Value } from "@mdm/storage-core";
 import { SqliteStorageBackend, backendFactory as sqliteFactory } from "@mdm/storage-sqlite";
@@ -73,4 +75,11 @@ describe("StorageValidator", () => {
     expect(report.failed).toEqual([]);
     expect(report.warnings.some((w) => /^performance: write \d+ rows\/s is below the floor of 10000 rows\/s$/.test(w))).toBe(true);
   }, 120_000);
+
+  it("completes in a plain Node process (no test runner keeping the event loop alive), on legacy DuckDB", () => {
+    const child = spawnSync(process.execPath, [fileURLToPath(new URL("./support/validate-child.mjs", import.meta.url))], { encoding: "utf8", timeout: 240_000 });
+    expect(child.stdout).not.toContain("event loop drained");
+    expect(child.stdout).toMatch(/^DONE \d+ passed, 0 failed$/m);
+    expect(child.status).toBe(0);
+  }, 300_000);
 });

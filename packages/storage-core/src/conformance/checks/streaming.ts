@@ -20,7 +20,19 @@ async function batchSizes(backend: IStorageBackend, engine: StorageEngine, batch
 
 const WRITE_DEADLINE_MS = 10_000;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref?.());
+/**
+ * Race a promise against a timer, clearing the timer afterwards. The timer is not unref'd: outside a test
+ * runner (the validator in a CLI) an unref'd timer let Node exit in the middle of a check whose other side
+ * was waiting for it.
+ */
+async function within<T, F>(promise: Promise<T>, ms: number, fallback: F): Promise<T | F> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([promise, new Promise<F>((resolve) => (timer = setTimeout(() => resolve(fallback), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 async function* asyncBatches(batches: Value[][][], failAt?: number): AsyncGenerator<Value[][]> {
   for (let i = 0; i < batches.length; i++) {
@@ -193,7 +205,7 @@ export const streamingChecks: ConformanceCheck[] = [
     // A backend may make readers wait for the writer: then the read is let through after a while.
     const reading = backend.readTable("numbers", { engine }).then((df) => df.rows.length);
     reading.catch(() => undefined);
-    await Promise.race([reading, sleep(1000)]);
+    await within(reading, 1000, undefined);
     release();
     const seen = await reading;
     checkEqual(await writing, 10, "rows written by the slow writeBatches");
@@ -215,7 +227,7 @@ export const streamingChecks: ConformanceCheck[] = [
           await backend.writeBatches("numbers", NUMBERED_COLUMNS, [numberedRows(2, 50)], { engine, ifExists: "append" });
           return true;
         })();
-        const done = await Promise.race([writes, sleep(WRITE_DEADLINE_MS).then(() => false)]);
+        const done = await within(writes, WRITE_DEADLINE_MS, false);
         check(done, `writes did not finish within ${WRITE_DEADLINE_MS / 1000} s while a readBatches iteration was open (a lock held by the read?)`);
       }
     }
