@@ -16,7 +16,7 @@ interface ComparisonModule {
 
 /** The comparison tester of @mdm/testing (loaded only for this command). */
 async function comparisonModule(): Promise<ComparisonModule> {
-  const mod = (await import("@mdm/testing")) as unknown as Partial<ComparisonModule>;
+  const mod = (await import("@mdm/testing/comparison")) as unknown as Partial<ComparisonModule>;
   if (typeof mod.StorageComparisonTester !== "function" || typeof mod.formatConsoleReport !== "function") {
     throw new CliError("The installed @mdm/testing has no StorageComparisonTester; upgrade @mdm/testing", ExitCodes.BACKEND_UNAVAILABLE);
   }
