@@ -4,7 +4,7 @@
 // the totals read from each package's vitest JSON report; then the publishing checks (README template,
 // changesets, downstream install from the packed tarballs).
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -37,7 +37,10 @@ for (const dir of packages) {
   console.log(`${dir}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`);
 }
 if (missing.length > 0) console.log(`no test report from: ${missing.join(", ")}`);
-console.log(`Tests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+const totals = `Tests: ${passed} passed, ${failed} failed, ${skipped} skipped`;
+console.log(totals);
+// .ci/run prints it again as its last line.
+writeFileSync(join(root, ".test-totals"), `${totals}\n`);
 
 // Publishing checks, each printing its own PASS/FAIL lines: the README template, the release configuration
 // (changesets in a throwaway clone), and the downstream test (packed tarballs installed with npm and pnpm in
