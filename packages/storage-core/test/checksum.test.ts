@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import {
   ErrorCodes,
+  canonicalDecimal,
   SqlDate,
   SqlTimestamp,
   TableChecksum,
@@ -179,5 +180,53 @@ describe("TableChecksum", () => {
     const b = checksumOf(columns, [...many].reverse());
     expect(a).toEqual(b);
     expect(a.count).toBe(5000);
+  });
+
+  test("decimals hash by numeric identity, on the fast path and off it", () => {
+    const dec: ColumnDef[] = [{ name: "d", type: "decimal" }];
+    const forms = ["1.50", "1.5", "1.500000", "+1.5", "01.5", "15e-1", "0.15E1"];
+    const expected = checksumOf(dec, [["1.5"]]).hash;
+    for (const form of forms) expect(checksumOf(dec, [[form]]).hash, form).toBe(expected);
+    for (const zero of ["0", "-0", "0.000", "-0.000", "-0.", "0e5", "-00.0"]) expect(checksumOf(dec, [[zero]]).hash, zero).toBe(checksumOf(dec, [["0"]]).hash);
+    // Each value hashes as its canonical text; distinct numbers never share a hash here.
+    const values = ["10", "1", "100", "1.05", "1.005", "-1.5", "12345678901234567890.1234567890", "NaN", "Infinity", "-Infinity", "0.1", "-0.1"];
+    for (const v of values) expect(checksumOf(dec, [[v]]).hash, v).toBe(checksumOf(dec, [[canonicalDecimal(v)]]).hash);
+    expect(new Set(values.map((v) => checksumOf(dec, [[v]]).hash)).size).toBe(values.length);
+  });
+
+  test("integers and timestamps either side of 2^53 and at the 64-bit limits all hash apart", () => {
+    const ints: ColumnDef[] = [{ name: "i", type: "int64" }];
+    const big = [0n, 1n, -1n, 2n ** 32n, 2n ** 32n - 1n, -(2n ** 32n), 2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, -(2n ** 53n) + 1n, -(2n ** 53n), -(2n ** 53n) - 1n, 2n ** 63n - 1n, -(2n ** 63n)];
+    const hashes = big.map((v) => checksumOf(ints, [[v]]).hash);
+    expect(new Set(hashes).size).toBe(big.length);
+    expect(checksumOf(ints, [[2n ** 53n + 1n]]).hash).toBe(hashes[8]);
+    const ts: ColumnDef[] = [{ name: "t", type: "timestamp" }];
+    expect(new Set(big.map((v) => checksumOf(ts, [[new SqlTimestamp(v)]]).hash)).size).toBe(big.length);
+  });
+
+  test("text, blobs and column types: lengths, odd tails and types are all part of the hash", () => {
+    const t1: ColumnDef[] = [{ name: "s", type: "text" }];
+    const texts = ["", "a", "ab", "abc", "\u0000", "\u0000\u0000", "😀", "a\u0000"];
+    expect(new Set(texts.map((v) => checksumOf(t1, [[v]]).hash)).size).toBe(texts.length);
+    const b1: ColumnDef[] = [{ name: "b", type: "blob" }];
+    const blobs = [[], [0], [0, 0], [0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0, 0], [1, 2, 3, 4, 5], [255]].map((b) => new Uint8Array(b));
+    expect(new Set(blobs.map((v) => checksumOf(b1, [[v]]).hash)).size).toBe(blobs.length);
+    // A Buffer view hashes its own bytes only.
+    expect(checksumOf(b1, [[Buffer.from([9, 1, 2, 9]).subarray(1, 3)]]).hash).toBe(checksumOf(b1, [[new Uint8Array([1, 2])]]).hash);
+    // The same JS value in a column of another type is another row.
+    expect(checksumOf(t1, [["x"]]).hash).not.toBe(checksumOf([{ name: "s", type: "json" }], [["x"]]).hash);
+    expect(checksumOf(text2, [["a", null]]).hash).not.toBe(checksumOf(text2, [[null, "a"]]).hash);
+    // More than 32 columns: the NULL bitmap takes a second word.
+    const wide: ColumnDef[] = Array.from({ length: 40 }, (_, i) => ({ name: `c${i}`, type: "text" }));
+    const row = (nullAt: number): Value[] => wide.map((_, i) => (i === nullAt ? null : ""));
+    expect(new Set([0, 31, 32, 39].map((i) => checksumOf(wide, [row(i)]).hash)).size).toBe(4);
+  });
+
+  test("a value of the wrong JS type for its column, or an unknown type, is an internal error", () => {
+    for (const [type, value] of [["int64", 1], ["float64", 1n], ["decimal", 1.5], ["text", 1], ["blob", "x"], ["date", "2024-01-01"], ["timestamp", 0], ["boolean", 0]] as Array<[LogicalType, Value]>) {
+      const sum = new TableChecksum([{ name: "c", type }]);
+      expect(() => sum.add([value]), type).toThrow(expect.objectContaining({ code: ErrorCodes.INTERNAL }));
+    }
+    expect(() => new TableChecksum([{ name: "c", type: "uuid" as LogicalType }])).toThrow(expect.objectContaining({ code: ErrorCodes.INTERNAL }));
   });
 });
