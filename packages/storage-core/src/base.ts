@@ -126,6 +126,8 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
 
   protected readonly metrics = new MetricsCollector();
   private readonly engines = new Map<string, EngineEntry<TEngine>>();
+  /** checkValue's checker per column object (rebuilt if the object's type, precision or scale changed). */
+  private readonly valueChecks = new WeakMap<ColumnDef, { type: ColumnDef["type"]; precision?: number; scale?: number; check: (value: Value) => void }>();
   private readonly opening = new Map<string, Promise<EngineEntry<TEngine>>>();
   private defaultDatabase: string | undefined;
   private isClosed = false;
@@ -252,6 +254,15 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
 
   protected async _rollback(session: TSession): Promise<void> {
     await this._execute(session, "ROLLBACK", []);
+  }
+
+  /**
+   * Commit mid-write and open the next transaction (`writeBatches` with `commitEveryRows`). A backend
+   * whose engine keeps committed data in memory until a checkpoint adds it here.
+   */
+  protected async _commitAndContinue(session: TSession): Promise<void> {
+    await this._commit(session);
+    await this._begin(session);
   }
 
   protected async _optimize(_session: TSession, _engine: TEngine): Promise<void> {
@@ -535,8 +546,12 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
     ifExists: IfExists,
     signal?: AbortSignal,
     onBatch?: (rowsWritten: number) => void,
+    commitEveryRows?: number,
   ): Promise<number> {
     validateIdentifier(table, "table");
+    if (commitEveryRows !== undefined && !(Number.isSafeInteger(commitEveryRows) && commitEveryRows > 0)) {
+      throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `commitEveryRows must be a positive integer, got ${String(commitEveryRows)}`);
+    }
     if (!["fail", "replace", "append"].includes(ifExists)) {
       throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `ifExists must be "fail", "replace" or "append", got ${JSON.stringify(ifExists)}`);
     }
@@ -560,6 +575,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
       const writers = this.writersFor(target);
       const order = target === columns ? undefined : target.map((t) => columns.findIndex((c) => c.name.toLowerCase() === t.name.toLowerCase()));
       let written = 0;
+      let sinceCommit = 0;
       for await (const item of source as AsyncIterable<Value[][] | RowBatch>) {
         if (signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "The write was aborted");
         const raw = Array.isArray(item) ? item : item.rows;
@@ -576,6 +592,11 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
         const rows = this.normalizeRows(target, writers, reordered, table, written);
         await this._insertRows(session, table, target, rows);
         written += rows.length;
+        sinceCommit += rows.length;
+        if (commitEveryRows !== undefined && sinceCommit >= commitEveryRows) {
+          await this._commitAndContinue(session);
+          sinceCommit = 0;
+        }
         onBatch?.(written);
       }
       // Aborted before the first batch or during the last one: roll back rather than commit.
@@ -892,7 +913,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
   writeBatches(tableName: string, columns: ColumnDef[], source: BatchSource, options: StreamWriteOptions & { engine?: StorageEngine } = {}): Promise<number> {
     return this.run(
       "write_batches",
-      async () => this.writeInto(await this.engineEntryFor(options.engine), tableName, columns, source, options.ifExists ?? "fail", options.signal, options.onBatch),
+      async () => this.writeInto(await this.engineEntryFor(options.engine), tableName, columns, source, options.ifExists ?? "fail", options.signal, options.onBatch, options.commitEveryRows),
       { table: String(tableName) },
       (n) => n,
     );
@@ -1066,8 +1087,20 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
   }
 
   checkValue(column: ColumnDef, value: Value): void {
-    const normalized = columnNormalizer(column)(value);
-    if (normalized !== null) this._valueChecker(column)?.(normalized);
+    // Callers check column after column, row after row (a migration's preflight): the checker of a
+    // column object is made once.
+    let cached = this.valueChecks.get(column);
+    if (cached === undefined || cached.type !== column.type || cached.precision !== column.precision || cached.scale !== column.scale) {
+      const normalize = columnNormalizer(column);
+      const limit = this._valueChecker(column);
+      const check = (v: Value) => {
+        const normalized = normalize(v);
+        if (normalized !== null) limit?.(normalized);
+      };
+      cached = { type: column.type, precision: column.precision, scale: column.scale, check };
+      this.valueChecks.set(column, cached);
+    }
+    cached.check(value);
   }
 
   optimize(engine?: StorageEngine): Promise<void> {

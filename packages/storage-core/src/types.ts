@@ -165,6 +165,14 @@ export interface StreamWriteOptions {
   signal?: AbortSignal;
   /** Called after each batch is written. */
   onBatch?: (rowsWritten: number) => void;
+  /**
+   * Commit after every batch that brings the rows since the last commit to at least this many, then
+   * go on in a new transaction. For data no reader sees yet (a migration's staging database): it keeps
+   * the engine's memory bounded (DuckDB holds a transaction's appended rows until it commits), but a
+   * failure leaves the rows committed so far, so the caller must drop what it was writing. Default:
+   * the whole write is one transaction.
+   */
+  commitEveryRows?: number;
 }
 
 export interface CreateDatasetOptions {

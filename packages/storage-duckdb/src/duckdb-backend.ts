@@ -161,6 +161,13 @@ export class DuckdbStorageBackend extends DuckdbFileBackend<DuckdbStorageEngine,
     yield* resultBatches(result, plan.batchSize, signal);
   }
 
+  /** Commit, then CHECKPOINT: DuckDB holds appended rows in memory until they are checkpointed. */
+  protected override async _commitAndContinue(session: PooledSession): Promise<void> {
+    await this._commit(session);
+    await session.connection.run("CHECKPOINT");
+    await this._begin(session);
+  }
+
   protected override async _optimize(session: PooledSession): Promise<void> {
     await session.connection.run("CHECKPOINT");
     await session.connection.run("ANALYZE");

@@ -135,6 +135,24 @@ export const streamingChecks: ConformanceCheck[] = [
     checkDeepEqual(await backend.getTableNames(engine), [], "no table listed after the failed writeBatches");
   }),
 
+  defineCheck(G, "writeBatches with commitEveryRows writes every row across its commits and keeps what it committed when a later batch fails", async (backend) => {
+    const engine = await openDataset(backend);
+    const batches = [numberedRows(3, 1), numberedRows(3, 4), numberedRows(3, 7), numberedRows(2, 10)];
+    const written = await backend.writeBatches("numbers", NUMBERED_COLUMNS, asyncBatches(batches), { engine, commitEveryRows: 5 });
+    checkEqual(written, 11, "rows written");
+    const read = await backend.readTable("numbers", { engine, orderBy: ["id"] });
+    checkRows(NUMBERED_COLUMNS, read.rows.map((r) => [r.id as Value, r.label as Value]), numberedRows(11), "rows read back");
+    // Commits after batch 2 (6 rows since the start) and batch 4 (5 since the last commit); batch 5 is
+    // rolled back when batch 6 fails: the 11 rows of batches 1-4 stay.
+    await rejectsWith(
+      () => backend.writeBatches("partial", NUMBERED_COLUMNS, asyncBatches([...batches, numberedRows(1, 12), [[1n]] as Value[][]]), { engine, commitEveryRows: 5 }),
+      ErrorCodes.INVALID_ARGUMENT,
+      "a row of the wrong width after two commits",
+    );
+    checkEqual((await backend.getTableInfo("partial", engine)).rowCount, 11, "rows committed before the failure");
+    await rejectsWith(() => backend.writeBatches("bad", NUMBERED_COLUMNS, [numberedRows(1)], { engine, commitEveryRows: 0 }), ErrorCodes.INVALID_ARGUMENT, "commitEveryRows 0");
+  }),
+
   defineCheck(G, "writeBatches append is atomic: a failure in batch 3 leaves the existing rows unchanged", async (backend) => {
     const engine = await numbered(backend, 2);
     const wrongWidth = [[100n]] as Value[][];
