@@ -57,19 +57,33 @@ interface TablePlan {
 
 const DEFAULT_BATCH_SIZE = 10_000;
 
-/** Which columns' values the target might refuse, from its declared capabilities. */
-function columnsToScan(target: IStorageBackend, columns: ColumnDef[]): ColumnDef[] {
-  const v = target.capabilities.values;
+/**
+ * Rows between commits while copying into staging (never visible before publish, dropped on failure):
+ * DuckDB holds a transaction's appended rows in memory until it commits, so one transaction per table
+ * made peak memory grow with the table (see README, "Benchmark").
+ */
+const STAGING_COMMIT_ROWS = 500_000;
+
+/**
+ * Which columns' values the target might refuse: those of a kind the target cannot hold and the
+ * source can (a NUL in text from SQLite or DuckDB to PostgreSQL, -0.0 or NaN from PostgreSQL to
+ * DuckDB or SQLite). Where the source cannot hold the value either (no NaN or -0.0 comes out of
+ * SQLite), scanning would find nothing. The target's writer checks every value again while copying.
+ */
+function columnsToScan(source: IStorageBackend, target: IStorageBackend, columns: ColumnDef[]): ColumnDef[] {
+  const t = target.capabilities.values;
+  const s = source.capabilities.values;
+  const lacks = (key: "nan" | "infinity" | "negativeZero" | "nulInText" | "nulInJson") => !t[key] && s[key];
   return columns.filter((c) => {
     switch (c.type) {
       case "float64":
-        return !v.nan || !v.infinity || !v.negativeZero;
+        return lacks("nan") || lacks("infinity") || lacks("negativeZero");
       case "text":
-        return !v.nulInText;
+        return lacks("nulInText");
       case "json":
-        return !v.nulInJson;
+        return lacks("nulInJson");
       case "decimal":
-        return Number.isFinite(v.maxDecimalPrecision);
+        return Number.isFinite(t.maxDecimalPrecision) && (c.precision === undefined || c.precision > t.maxDecimalPrecision || s.maxDecimalPrecision > t.maxDecimalPrecision);
       default:
         return false;
     }
@@ -348,7 +362,7 @@ export class StorageMigrator {
 
   /** Refuse, before writing anything, values the target cannot hold (naming table, column and row). */
   private async scanRepresentable(source: IStorageBackend, target: IStorageBackend, engine: StorageEngine, plan: TablePlan, batchSize: number, signal?: AbortSignal): Promise<void> {
-    const columns = columnsToScan(target, plan.columns);
+    const columns = columnsToScan(source, target, plan.columns);
     if (columns.length === 0 || plan.rowCount === 0) return;
     let row = 0;
     for await (const batch of source.readBatches(plan.name, { engine, columns: columns.map((c) => c.name), batchSize, signal })) {
@@ -398,6 +412,7 @@ export class StorageMigrator {
       engine: stagingEngine,
       ifExists: "fail",
       signal: options.signal,
+      commitEveryRows: STAGING_COMMIT_ROWS,
       onBatch: (n) => {
         const seconds = (performance.now() - started) / 1000;
         onRows(n, seconds > 0 ? n / seconds : 0);
