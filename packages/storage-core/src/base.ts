@@ -164,6 +164,16 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
   protected abstract _createTable(session: TSession, table: string, columns: ColumnDef[]): Promise<void>;
   /** The bulk write path: rows already normalised and checked, in the order of `columns`. */
   protected abstract _insertRows(session: TSession, table: string, columns: ColumnDef[], rows: Value[][]): Promise<void>;
+
+  /**
+   * The bulk write path for a stream of batches (one transaction, or one segment between commits).
+   * By default each batch goes to `_insertRows`; a backend whose engine can take the whole stream at
+   * once (PostgreSQL: one COPY, so the server works while the next batch is produced) overrides this.
+   * It must consume every batch.
+   */
+  protected async _insertBatches(session: TSession, table: string, columns: ColumnDef[], batches: AsyncIterable<Value[][]>): Promise<void> {
+    for await (const rows of batches) await this._insertRows(session, table, columns, rows);
+  }
   /** Stream the rows of a planned read, typed by `plan.columns`, in batches of `plan.batchSize`. SQL backends use `selectSql(plan, ...)`. */
   protected abstract _streamSelect(session: TSession, plan: SelectPlan, signal?: AbortSignal): AsyncIterable<Value[][]>;
   /** Run SQL that returns rows; `hints` give the logical type of result columns where known. */
@@ -575,29 +585,56 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
       const writers = this.writersFor(target);
       const order = target === columns ? undefined : target.map((t) => columns.findIndex((c) => c.name.toLowerCase() === t.name.toLowerCase()));
       let written = 0;
-      let sinceCommit = 0;
-      for await (const item of source as AsyncIterable<Value[][] | RowBatch>) {
-        if (signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "The write was aborted");
-        const raw = Array.isArray(item) ? item : item.rows;
-        if (raw.length === 0) continue;
-        const reordered = order
-          ? raw.map((row, r) => {
-              // Check the width before reordering: a short row must not be padded with NULLs.
-              if (row.length !== columns.length) {
-                throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Row ${written + r} of table ${JSON.stringify(table)} has ${row.length} values for ${columns.length} columns`);
-              }
-              return order.map((i) => row[i] as Value);
-            })
-          : raw;
-        const rows = this.normalizeRows(target, writers, reordered, table, written);
-        await this._insertRows(session, table, target, rows);
-        written += rows.length;
-        sinceCommit += rows.length;
-        if (commitEveryRows !== undefined && sinceCommit >= commitEveryRows) {
-          await this._commitAndContinue(session);
-          sinceCommit = 0;
+      const self = this;
+      /** The source's non-empty batches, reordered, normalised and checked; progress reported as each is taken. */
+      async function* normalized(): AsyncGenerator<Value[][]> {
+        for await (const item of source as AsyncIterable<Value[][] | RowBatch>) {
+          if (signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "The write was aborted");
+          const raw = Array.isArray(item) ? item : item.rows;
+          if (raw.length === 0) continue;
+          const reordered = order
+            ? raw.map((row, r) => {
+                // Check the width before reordering: a short row must not be padded with NULLs.
+                if (row.length !== columns.length) {
+                  throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Row ${written + r} of table ${JSON.stringify(table)} has ${row.length} values for ${columns.length} columns`);
+                }
+                return order.map((i) => row[i] as Value);
+              })
+            : raw;
+          const rows = self.normalizeRows(target, writers, reordered, table, written);
+          yield rows;
+          written += rows.length;
+          onBatch?.(written);
         }
-        onBatch?.(written);
+      }
+      // Segments of at least commitEveryRows rows (one segment without it), each handed to the bulk
+      // hook as a stream and committed when another follows.
+      const batches = normalized();
+      let exhausted = false;
+      try {
+        while (!exhausted) {
+          let inSegment = 0;
+          const segment = (async function* (): AsyncGenerator<Value[][]> {
+            while (commitEveryRows === undefined || inSegment < commitEveryRows) {
+              const next = await batches.next();
+              if (next.done) {
+                exhausted = true;
+                return;
+              }
+              inSegment += next.value.length;
+              yield next.value;
+            }
+          })();
+          await this._insertBatches(session, table, target, segment);
+          // A hook that stopped early must not lose rows silently.
+          if (!exhausted && (commitEveryRows === undefined || inSegment < commitEveryRows)) {
+            throw new MdmError(ErrorCodes.INTERNAL, `${this.describe()}: _insertBatches returned before the end of its batches`);
+          }
+          if (!exhausted) await this._commitAndContinue(session);
+        }
+      } finally {
+        // On failure, end the source too (an open read of another backend must be released).
+        if (!exhausted) await batches.return(undefined);
       }
       // Aborted before the first batch or during the last one: roll back rather than commit.
       if (signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "The write was aborted");

@@ -414,6 +414,36 @@ describe("streaming", () => {
     await b.close();
   });
 
+  test("a write that fails in the bulk hook ends its source: an open read of the source is released", async () => {
+    const b = backend();
+    await b.getEngine(`${tempDir()}/src.sqlite`);
+    let closed = false;
+    let produced = 0;
+    async function* source(): AsyncGenerator<Value[][]> {
+      try {
+        for (let i = 0; i < 10; i++) {
+          produced++;
+          yield [[BigInt(i), i, `r${i}`]];
+        }
+      } finally {
+        closed = true;
+      }
+    }
+    b.failInsert = new Error("disk I/O error");
+    b.failInsertAfter = b.calls.insert + 2;
+    expect(await asyncCodeOf(b.writeBatches("t", COLUMNS, source()))).toBe(ErrorCodes.QUERY_FAILED);
+    expect(closed).toBe(true);
+    expect(produced).toBe(3);
+    b.failInsert = undefined;
+    // With commits every 2 rows, the same source is read to its end and every row lands.
+    closed = false;
+    produced = 0;
+    expect(await b.writeBatches("u", COLUMNS, source(), { commitEveryRows: 2 })).toBe(10);
+    expect(closed).toBe(true);
+    expect((await b.getTableInfo("u")).rowCount).toBe(10);
+    await b.close();
+  });
+
   test("an aborted write is MDM_ABORTED and rolled back", async () => {
     const b = backend();
     await b.getEngine(`${tempDir()}/ab.sqlite`);

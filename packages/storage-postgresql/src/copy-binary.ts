@@ -181,17 +181,28 @@ function fieldWriter(column: ColumnDef): FieldWriter {
   }
 }
 
-/** COPY BINARY bytes of rows (header and trailer included), in chunks of about `chunkBytes`. */
-export function* copyBinaryChunks(columns: ColumnDef[], rows: Value[][], chunkBytes = 1 << 20): Generator<Buffer> {
-  const writers = columns.map(fieldWriter);
-  const width = columns.length;
-  const w = new Writer(chunkBytes + (1 << 16));
+/** The 19-byte header of COPY BINARY: signature, flags 0, no extension. */
+function writeHeader(w: Writer): void {
   w.ensure(19);
-  SIGNATURE.copy(w.buffer, 0);
-  w.buffer.writeInt32BE(0, 11);
-  w.buffer.writeInt32BE(0, 15);
-  w.offset = 19;
-  for (const row of rows) {
+  SIGNATURE.copy(w.buffer, w.offset);
+  w.buffer.writeInt32BE(0, w.offset + 11);
+  w.buffer.writeInt32BE(0, w.offset + 15);
+  w.offset += 19;
+}
+
+/** The trailer of COPY BINARY: a tuple of -1 fields. */
+function writeTrailer(w: Writer): void {
+  w.ensure(2);
+  w.buffer.writeInt16BE(-1, w.offset);
+  w.offset += 2;
+}
+
+/** Encode rows from `from` into `w` until the buffer holds `chunkBytes` or the rows end; the next row's index. */
+function writeRows(w: Writer, rows: Value[][], from: number, writers: FieldWriter[], chunkBytes: number): number {
+  const width = writers.length;
+  let r = from;
+  for (; r < rows.length && w.offset < chunkBytes; r++) {
+    const row = rows[r] as Value[];
     w.ensure(2);
     w.buffer.writeInt16BE(width, w.offset);
     w.offset += 2;
@@ -203,10 +214,21 @@ export function* copyBinaryChunks(columns: ColumnDef[], rows: Value[][], chunkBy
         w.offset += 4;
       } else (writers[c] as FieldWriter)(w, v);
     }
-    if (w.offset >= chunkBytes) yield w.take();
   }
-  w.ensure(2);
-  w.buffer.writeInt16BE(-1, w.offset);
-  w.offset += 2;
+  return r;
+}
+
+/** COPY BINARY bytes of a stream of batches as one COPY (header and trailer once), in chunks of about `chunkBytes`. */
+export async function* copyBinaryStream(columns: ColumnDef[], batches: AsyncIterable<Value[][]>, chunkBytes = 1 << 20): AsyncGenerator<Buffer> {
+  const writers = columns.map(fieldWriter);
+  const w = new Writer(chunkBytes + (1 << 16));
+  writeHeader(w);
+  for await (const rows of batches) {
+    for (let r = 0; r < rows.length; ) {
+      r = writeRows(w, rows, r, writers, chunkBytes);
+      if (w.offset >= chunkBytes) yield w.take();
+    }
+  }
+  writeTrailer(w);
   yield w.take();
 }
