@@ -89,59 +89,79 @@ function tupleEnd(b: Buffer, at: number): number {
   return p;
 }
 
+/** Where decoding stopped: the offset of the first undecoded byte, and whether the trailer was reached. */
+interface DecodeState {
+  pos: number;
+  ended: boolean;
+}
+
+/**
+ * Decode whole tuples from `state.pos` into `rows` until the batch is full, the buffer holds no whole
+ * tuple, or the trailer. A plain function, not part of the generator below: the per-row loop is the
+ * read path and stays out of generator frames (see @mdm/storage-core's SqliteRowConverter).
+ */
+function decodeTuples(buffer: Buffer, state: DecodeState, decoders: Decoder[], rows: Value[][], batchSize: number): void {
+  const width = decoders.length;
+  let pos = state.pos;
+  while (rows.length < batchSize) {
+    const end = tupleEnd(buffer, pos);
+    if (end < 0) break;
+    const count = buffer.readInt16BE(pos);
+    if (count === -1) {
+      pos = end;
+      state.ended = true;
+      break;
+    }
+    if (count !== width) throw new MdmError(ErrorCodes.INTERNAL, `COPY sent ${count} fields for ${width} columns`);
+    const row: Value[] = new Array(width);
+    let p = pos + 2;
+    for (let c = 0; c < width; c++) {
+      const length = buffer.readInt32BE(p);
+      p += 4;
+      if (length < 0) row[c] = null;
+      else {
+        row[c] = (decoders[c] as Decoder)(buffer, p, length);
+        p += length;
+      }
+    }
+    pos = end;
+    rows.push(row);
+  }
+  state.pos = pos;
+}
+
 /**
  * Batches of a SELECT read with COPY BINARY. When the consumer stops early the COPY cannot be
  * cancelled cleanly on the connection, so `onAbandon(client)` tells the owner to destroy it.
  */
 export async function* copyBinaryBatches(client: pg.PoolClient, select: string, columns: ColumnDef[], batchSize: number, signal: AbortSignal | undefined, onAbandon: (client: pg.PoolClient) => void): AsyncGenerator<Value[][]> {
   const decoders = columns.map(decoder);
-  const width = columns.length;
   const stream = client.query(copyStreams.to(`COPY (${select}) TO STDOUT (FORMAT binary)`));
   let finished = false;
   let leftover: Buffer | undefined;
   let headerRead = false;
   let rows: Value[][] = [];
+  const state: DecodeState = { pos: 0, ended: false };
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       const buffer = leftover && leftover.length > 0 ? Buffer.concat([leftover, chunk]) : chunk;
-      let pos = 0;
+      state.pos = 0;
       if (!headerRead) {
         if (buffer.length < 19 || buffer.length < 19 + buffer.readInt32BE(15)) {
           leftover = buffer;
           continue;
         }
-        pos = 19 + buffer.readInt32BE(15);
+        state.pos = 19 + buffer.readInt32BE(15);
         headerRead = true;
       }
-      for (;;) {
-        const end = tupleEnd(buffer, pos);
-        if (end < 0) break;
-        const count = buffer.readInt16BE(pos);
-        if (count === -1) {
-          pos = end;
-          break;
-        }
-        if (count !== width) throw new MdmError(ErrorCodes.INTERNAL, `COPY sent ${count} fields for ${width} columns`);
-        const row: Value[] = new Array(width);
-        let p = pos + 2;
-        for (let c = 0; c < width; c++) {
-          const length = buffer.readInt32BE(p);
-          p += 4;
-          if (length < 0) row[c] = null;
-          else {
-            row[c] = (decoders[c] as Decoder)(buffer, p, length);
-            p += length;
-          }
-        }
-        pos = end;
-        rows.push(row);
-        if (rows.length >= batchSize) {
-          if (signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "The read was aborted");
-          yield rows;
-          rows = [];
-        }
+      while (!state.ended) {
+        decodeTuples(buffer, state, decoders, rows, batchSize);
+        if (rows.length < batchSize) break;
+        if (signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "The read was aborted");
+        yield rows;
+        rows = [];
       }
-      leftover = buffer.subarray(pos);
+      leftover = buffer.subarray(state.pos);
     }
     finished = true;
     if (rows.length > 0) yield rows;
