@@ -91,7 +91,7 @@ function buildProgram(runtime: Runtime): Command {
     .option("--all", "every registered dataset")
     .requiredOption("--to <backend>", "target backend: sqlite, duckdb or postgresql, optionally :legacy or :new")
     .addOption(new Option("--from-impl <impl>", "implementation of the source backend (default: from the feature flags)").choices(["legacy", "new"]))
-    .option("--batch-size <n>", "rows per batch (default: performance.batch_size of mdm.yaml, 10000)")
+    .option("--batch-size <n>", "rows per batch (default 2048, the migrator's)")
     .addOption(new Option("--verify <mode>", "verification before publishing").choices(["checksum", "count", "none"]).default("checksum"))
     .option("--overwrite", "replace an existing dataset of that name in the target")
     .option("--remove-source", "drop the source database after a verified migration")

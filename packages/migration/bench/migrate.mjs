@@ -33,8 +33,8 @@ const SCRIPT = fileURLToPath(import.meta.url);
 const PG_URL = process.env.MDM_TEST_POSTGRES_URL ?? "postgresql://root@127.0.0.1:5432/postgres";
 const DATASET = "bench";
 const TABLE = "data";
-/** Rows per batch of ours (the migrator's default); --batch-size changes it. */
-let BATCH_SIZE = 10_000;
+/** Rows per batch of ours (the migrator's default, 2,048); --batch-size changes it. */
+let BATCH_SIZE = 2048;
 /** DuckDB settings of every DuckDB instance here (ours and the plain loop's). */
 const DUCKDB_SETTINGS = { threads: 2, ...(process.env.BENCH_DUCKDB_MEMORY_LIMIT ? { memoryLimit: process.env.BENCH_DUCKDB_MEMORY_LIMIT } : {}) };
 const CHUNK = 2048;

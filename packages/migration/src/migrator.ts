@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  DEFAULT_BATCH_SIZE,
   DatasetRegistry,
   ErrorCodes,
   METADATA_COLUMNS,
@@ -55,7 +56,6 @@ interface TablePlan {
   rowCount: number;
 }
 
-const DEFAULT_BATCH_SIZE = 10_000;
 
 /**
  * Rows between commits while copying into staging (never visible before publish, dropped on failure):
@@ -242,6 +242,7 @@ export class StorageMigrator {
   }
 
   private async run(name: string, source: IStorageBackend, target: IStorageBackend, options: MigrateOptions, result: MigrationResult): Promise<void> {
+    // Core's readBatches default (2,048 rows): larger batches cost more in garbage collection than they save.
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
       throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `batchSize must be a positive integer, got ${batchSize}`);

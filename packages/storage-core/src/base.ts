@@ -108,7 +108,13 @@ function writeLockFor(backendType: string, database: string): AsyncMutex {
   return lock;
 }
 
-const DEFAULT_BATCH_SIZE = 10_000;
+/**
+ * Rows per batch of readBatches when none is asked: DuckDB's vector size. Batches of 10,000 rows live
+ * long enough to be promoted out of V8's young generation, and the old-generation collections that
+ * follow dominated streaming reads: 1M rows read from DuckDB in 0.79 s with 2,048-row batches against
+ * 2.17 s with 10,000, from PostgreSQL 0.93 s against 1.59 s (best of 5, see the core README).
+ */
+export const DEFAULT_BATCH_SIZE = 2048;
 
 /**
  * The base class of every backend ("new storage backend" in the original). It implements every
