@@ -272,15 +272,6 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
     await this._execute(session, "ROLLBACK", []);
   }
 
-  /**
-   * Commit mid-write and open the next transaction (`writeBatches` with `commitEveryRows`). A backend
-   * whose engine keeps committed data in memory until a checkpoint adds it here.
-   */
-  protected async _commitAndContinue(session: TSession): Promise<void> {
-    await this._commit(session);
-    await this._begin(session);
-  }
-
   protected async _optimize(_session: TSession, _engine: TEngine): Promise<void> {
     throw new MdmError(ErrorCodes.UNSUPPORTED_OPERATION, `${this.describe()} has no optimize()`);
   }
@@ -636,7 +627,10 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
           if (!exhausted && (commitEveryRows === undefined || inSegment < commitEveryRows)) {
             throw new MdmError(ErrorCodes.INTERNAL, `${this.describe()}: _insertBatches returned before the end of its batches`);
           }
-          if (!exhausted) await this._commitAndContinue(session);
+          if (!exhausted) {
+            await this._commit(session);
+            await this._begin(session);
+          }
         }
       } finally {
         // On failure, end the source too (an open read of another backend must be released).

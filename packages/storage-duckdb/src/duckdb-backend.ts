@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { renameSync, rmSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { DuckDBDataChunk, DuckDBTypeId, type DuckDBConnection, type DuckDBType, type DuckDBValue } from "@duckdb/node-api";
+import type { DuckDBConnection, DuckDBType } from "@duckdb/node-api";
 import {
   ErrorCodes,
   MdmError,
@@ -17,25 +17,8 @@ import {
 import { resultBatches } from "./chunks.js";
 import { DuckdbFileBackend, type DuckdbBackendOptions, type DuckdbEngine, type DuckdbSession } from "./duckdb-file-backend.js";
 import type { InstanceLease } from "./instance-cache.js";
-import { writerFor, type ValueWriter } from "./value-conversion.js";
+import { TableAppender } from "./table-appender.js";
 
-/** Rows per data chunk handed to the Appender (DuckDB's vector size). */
-const CHUNK_ROWS = 2048;
-/**
- * DuckDB types whose vectors take the value model's values as they are: boolean, bigint, number and
- * string, and SqlDate / SqlTimestamp, which carry the `days` / `micros` fields the DATE and TIMESTAMP
- * vectors read (the same shape as DuckDBDateValue / DuckDBTimestampValue). The base class has already
- * normalised every value to the column's logical type, which is derived from this DuckDB type.
- */
-const DIRECT_TYPES = new Set<DuckDBTypeId>([
-  DuckDBTypeId.BOOLEAN,
-  DuckDBTypeId.BIGINT,
-  DuckDBTypeId.DOUBLE,
-  DuckDBTypeId.VARCHAR,
-  DuckDBTypeId.DATE,
-  DuckDBTypeId.TIMESTAMP,
-  DuckDBTypeId.TIMESTAMP_TZ,
-]);
 
 /** Idle connections kept per database for the next operations. */
 const IDLE_CONNECTIONS = 8;
@@ -124,33 +107,23 @@ export class DuckdbStorageBackend extends DuckdbFileBackend<DuckdbStorageEngine,
 
   /** The Appender, fed one data chunk of up to 2048 rows at a time, inside the caller's transaction. */
   protected async _insertRows(session: PooledSession, table: string, _columns: ColumnDef[], rows: Value[][]): Promise<void> {
-    const appender = await session.connection.createAppender(table);
+    const appender = await TableAppender.open(session, table);
     try {
-      const width = appender.columnCount;
-      const types: DuckDBType[] = [];
-      for (let c = 0; c < width; c++) types.push(appender.columnType(c));
-      const writers: ValueWriter[] = types.map(writerFor);
-      // Columns whose value-model values are already what the vector stores: copied, not converted.
-      const direct = types.map((t) => DIRECT_TYPES.has(t.typeId));
-      for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
-        const count = Math.min(CHUNK_ROWS, rows.length - start);
-        const chunk = DuckDBDataChunk.create(types, count);
-        for (let c = 0; c < width; c++) {
-          // Straight into the column's vector (setItem, then one flush), without an intermediate array.
-          const vector = chunk.getColumnVector(c);
-          if (direct[c]) {
-            for (let r = 0; r < count; r++) vector.setItem(r, ((rows[start + r] as Value[])[c] ?? null) as DuckDBValue);
-          } else {
-            const write = writers[c] as ValueWriter;
-            for (let r = 0; r < count; r++) vector.setItem(r, write((rows[start + r] as Value[])[c] ?? null));
-          }
-          vector.flush();
-        }
-        appender.appendDataChunk(chunk);
-      }
-      appender.flushSync();
+      appender.append(rows);
+      appender.flush();
     } finally {
-      appender.closeSync();
+      appender.close();
+    }
+  }
+
+  /** All batches of a write (or of a segment between commits) through one Appender: no per-batch setup or round trip. */
+  protected override async _insertBatches(session: PooledSession, table: string, _columns: ColumnDef[], batches: AsyncIterable<Value[][]>): Promise<void> {
+    const appender = await TableAppender.open(session, table);
+    try {
+      for await (const rows of batches) appender.append(rows);
+      appender.flush();
+    } finally {
+      appender.close();
     }
   }
 
@@ -161,12 +134,6 @@ export class DuckdbStorageBackend extends DuckdbFileBackend<DuckdbStorageEngine,
     yield* resultBatches(result, plan.batchSize, signal);
   }
 
-  /** Commit, then CHECKPOINT: DuckDB holds appended rows in memory until they are checkpointed. */
-  protected override async _commitAndContinue(session: PooledSession): Promise<void> {
-    await this._commit(session);
-    await session.connection.run("CHECKPOINT");
-    await this._begin(session);
-  }
 
   protected override async _optimize(session: PooledSession): Promise<void> {
     await session.connection.run("CHECKPOINT");
