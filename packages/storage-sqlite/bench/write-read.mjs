@@ -15,14 +15,20 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import { SqlDate, SqlTimestamp } from "@mdm/storage-core";
+import { DEFAULT_BATCH_SIZE, SqlDate, SqlTimestamp } from "@mdm/storage-core";
 import { SqliteStorageBackend } from "@mdm/storage-sqlite";
 // The legacy package is not a dependency of this one: its build is loaded by path.
 import { LegacySqliteStorageBackend } from "../../storage-sqlite-legacy/dist/index.js";
 
 const ROWS = Number(process.argv[2] ?? 1_000_000);
 const ROUNDS = Number(process.argv[3] ?? 3);
+/** Rows per input batch of the writes (what a caller hands writeBatches). */
 const BATCH = 10_000;
+/**
+ * Rows per batch of the streaming reads, ours and the plain loop's alike: core's readBatches default
+ * (DEFAULT_BATCH_SIZE, 2,048; larger batches are promoted out of V8's young generation).
+ */
+const READ_BATCH = DEFAULT_BATCH_SIZE;
 
 const COLUMNS = [
   { name: "id", type: "int64", nullable: false },
@@ -118,7 +124,7 @@ function plainWrite(path, rows, perStatement, convert = false) {
   return ms;
 }
 
-/** The plain streaming read: iterate() with safe integers, raw arrays, in batches of 10,000. */
+/** The plain streaming read: iterate() with safe integers, raw arrays, in batches of READ_BATCH. */
 function plainRead(path) {
   const db = openPlain(path);
   const t0 = clock();
@@ -126,7 +132,7 @@ function plainRead(path) {
   let batch = [];
   for (const row of db.prepare('SELECT * FROM "bench"').raw(true).safeIntegers(true).iterate()) {
     batch.push(row);
-    if (batch.length === BATCH) {
+    if (batch.length === READ_BATCH) {
       n += batch.length;
       batch = [];
     }
@@ -153,7 +159,7 @@ async function backendRead(backend) {
   const engine = await backend.getDatasetEngine("bench");
   const t0 = clock();
   let n = 0;
-  for await (const batch of backend.readBatches("bench", { engine, batchSize: BATCH })) n += batch.rows.length;
+  for await (const batch of backend.readBatches("bench", { engine, batchSize: READ_BATCH })) n += batch.rows.length;
   const ms = t0.stop();
   if (n !== ROWS) throw new Error(`read ${n} rows`);
   await backend.closeConnections();
