@@ -133,7 +133,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
   protected readonly metrics = new MetricsCollector();
   private readonly engines = new Map<string, EngineEntry<TEngine>>();
   /** checkValue's checker per column object (rebuilt if the object's type, precision or scale changed). */
-  private readonly valueChecks = new WeakMap<ColumnDef, { type: ColumnDef["type"]; precision?: number; scale?: number; check: (value: Value) => void }>();
+  private readonly valueChecks = new WeakMap<ColumnDef, { type: ColumnDef["type"]; precision?: number; scale?: number; write: ValueNormalizer }>();
   private readonly opening = new Map<string, Promise<EngineEntry<TEngine>>>();
   private defaultDatabase: string | undefined;
   private isClosed = false;
@@ -175,9 +175,10 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
    * The bulk write path for a stream of batches (one transaction, or one segment between commits).
    * By default each batch goes to `_insertRows`; a backend whose engine can take the whole stream at
    * once (PostgreSQL: one COPY, so the server works while the next batch is produced) overrides this.
-   * It must consume every batch.
+   * It must consume every batch. A backend that overrides it can implement `_insertRows` as
+   * `_insertBatches` of `[rows]`.
    */
-  protected async _insertBatches(session: TSession, table: string, columns: ColumnDef[], batches: AsyncIterable<Value[][]>): Promise<void> {
+  protected async _insertBatches(session: TSession, table: string, columns: ColumnDef[], batches: AsyncIterable<Value[][]> | Iterable<Value[][]>): Promise<void> {
     for await (const rows of batches) await this._insertRows(session, table, columns, rows);
   }
   /** Stream the rows of a planned read, typed by `plan.columns`, in batches of `plan.batchSize`. SQL backends use `selectSql(plan, ...)`. */
@@ -485,16 +486,19 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
 
   /** Per-column normalisers that also apply the backend's own limits. */
   private writersFor(columns: ColumnDef[]): ValueNormalizer[] {
-    return columns.map((column) => {
-      const normalize = columnNormalizer(column);
-      const check = this._valueChecker(column);
-      if (!check) return normalize;
-      return (value: unknown) => {
-        const v = normalize(value);
-        if (v !== null) check(v);
-        return v;
-      };
-    });
+    return columns.map((column) => this.writerFor(column));
+  }
+
+  /** A column's normaliser that also applies the backend's own limits. */
+  private writerFor(column: ColumnDef): ValueNormalizer {
+    const normalize = columnNormalizer(column);
+    const check = this._valueChecker(column);
+    if (!check) return normalize;
+    return (value: unknown) => {
+      const v = normalize(value);
+      if (v !== null) check(v);
+      return v;
+    };
   }
 
   private normalizeRows(columns: ColumnDef[], writers: ValueNormalizer[], rows: readonly (readonly unknown[])[], table: string, offset: number): Value[][] {
@@ -1128,16 +1132,10 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
     // column object is made once.
     let cached = this.valueChecks.get(column);
     if (cached === undefined || cached.type !== column.type || cached.precision !== column.precision || cached.scale !== column.scale) {
-      const normalize = columnNormalizer(column);
-      const limit = this._valueChecker(column);
-      const check = (v: Value) => {
-        const normalized = normalize(v);
-        if (normalized !== null) limit?.(normalized);
-      };
-      cached = { type: column.type, precision: column.precision, scale: column.scale, check };
+      cached = { type: column.type, precision: column.precision, scale: column.scale, write: this.writerFor(column) };
       this.valueChecks.set(column, cached);
     }
-    cached.check(value);
+    cached.write(value);
   }
 
   optimize(engine?: StorageEngine): Promise<void> {

@@ -263,7 +263,6 @@ function mixValue(kind: number, type: LogicalType, v: Value): void {
 export class TableChecksum {
   readonly columns: readonly ColumnDef[];
   private readonly kinds: number[];
-  private readonly types: LogicalType[];
   private readonly seed1: number;
   private readonly seed2: number;
   private rows = 0;
@@ -272,10 +271,9 @@ export class TableChecksum {
 
   constructor(columns: readonly ColumnDef[]) {
     this.columns = columns;
-    this.types = columns.map((c) => c.type);
-    this.kinds = this.types.map((t) => {
-      const kind = KIND_CODES[t];
-      if (kind === undefined) throw new MdmError(ErrorCodes.INTERNAL, `TableChecksum: unknown logical type ${JSON.stringify(t)}`);
+    this.kinds = columns.map(({ type }) => {
+      const kind = KIND_CODES[type];
+      if (kind === undefined) throw new MdmError(ErrorCodes.INTERNAL, `TableChecksum: unknown logical type ${JSON.stringify(type)}`);
       return kind;
     });
     lane1 = 0x9747b28c;
@@ -300,7 +298,7 @@ export class TableChecksum {
     }
     for (let c = 0; c < width; c++) {
       const v = row[c];
-      if (v !== null && v !== undefined) mixValue(kinds[c] as number, this.types[c] as LogicalType, v);
+      if (v !== null && v !== undefined) mixValue(kinds[c] as number, (this.columns[c] as ColumnDef).type, v);
     }
     // Finalise the two lanes into 64 bits (murmur3's fmix, then each half mixed into the other).
     let a = lane1 ^ width;

@@ -106,18 +106,12 @@ export class DuckdbStorageBackend extends DuckdbFileBackend<DuckdbStorageEngine,
   }
 
   /** The Appender, fed one data chunk of up to 2048 rows at a time, inside the caller's transaction. */
-  protected async _insertRows(session: PooledSession, table: string, _columns: ColumnDef[], rows: Value[][]): Promise<void> {
-    const appender = await TableAppender.open(session, table);
-    try {
-      appender.append(rows);
-      appender.flush();
-    } finally {
-      appender.close();
-    }
+  protected async _insertRows(session: PooledSession, table: string, columns: ColumnDef[], rows: Value[][]): Promise<void> {
+    await this._insertBatches(session, table, columns, [rows]);
   }
 
   /** All batches of a write (or of a segment between commits) through one Appender: no per-batch setup or round trip. */
-  protected override async _insertBatches(session: PooledSession, table: string, _columns: ColumnDef[], batches: AsyncIterable<Value[][]>): Promise<void> {
+  protected override async _insertBatches(session: PooledSession, table: string, _columns: ColumnDef[], batches: AsyncIterable<Value[][]> | Iterable<Value[][]>): Promise<void> {
     const appender = await TableAppender.open(session, table);
     try {
       for await (const rows of batches) appender.append(rows);

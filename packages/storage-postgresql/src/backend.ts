@@ -38,7 +38,7 @@ import {
   type SelectPlan,
   type Value,
 } from "@mdm/storage-core";
-import { copyBatchesIn, copyRowsIn, type CopyFormat } from "./copy-writer.js";
+import { copyBatchesIn, type CopyFormat } from "./copy-writer.js";
 import { binaryFits } from "./copy-binary.js";
 import { copyBinaryBatches } from "./copy-reader.js";
 import { cursorBatches } from "./cursor-reader.js";
@@ -383,11 +383,11 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
 
   /** COPY FROM STDIN (binary when the table's types are ours, else text), inside the caller's transaction. */
   protected async _insertRows(session: pg.PoolClient, table: string, columns: ColumnDef[], rows: Value[][]): Promise<void> {
-    await copyRowsIn(session, this.schemaOf(session), table, columns, rows, this.copyFormat);
+    await this._insertBatches(session, table, columns, [rows]);
   }
 
   /** All batches of a write (or of a segment between commits) as one COPY, fed as they come. */
-  protected override async _insertBatches(session: pg.PoolClient, table: string, columns: ColumnDef[], batches: AsyncIterable<Value[][]>): Promise<void> {
+  protected override async _insertBatches(session: pg.PoolClient, table: string, columns: ColumnDef[], batches: AsyncIterable<Value[][]> | Iterable<Value[][]>): Promise<void> {
     await copyBatchesIn(session, this.schemaOf(session), table, columns, batches, this.copyFormat);
   }
 

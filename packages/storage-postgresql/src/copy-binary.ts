@@ -219,7 +219,7 @@ function writeRows(w: Writer, rows: Value[][], from: number, writers: FieldWrite
 }
 
 /** COPY BINARY bytes of a stream of batches as one COPY (header and trailer once), in chunks of about `chunkBytes`. */
-export async function* copyBinaryStream(columns: ColumnDef[], batches: AsyncIterable<Value[][]>, chunkBytes = 1 << 20): AsyncGenerator<Buffer> {
+export async function* copyBinaryStream(columns: ColumnDef[], batches: AsyncIterable<Value[][]> | Iterable<Value[][]>, chunkBytes = 1 << 20): AsyncGenerator<Buffer> {
   const writers = columns.map(fieldWriter);
   const w = new Writer(chunkBytes + (1 << 16));
   writeHeader(w);

@@ -9,7 +9,7 @@ import { binaryFits, copyBinaryStream } from "./copy-binary.js";
 const CHUNK_CHARS = 1 << 18;
 
 /** COPY text of a stream of batches, in chunks of about CHUNK_CHARS characters. */
-async function* copyTextStream(columns: ColumnDef[], batches: AsyncIterable<Value[][]>): AsyncGenerator<string> {
+async function* copyTextStream(columns: ColumnDef[], batches: AsyncIterable<Value[][]> | Iterable<Value[][]>): AsyncGenerator<string> {
   const encoders = columns.map(pgTextEncoder);
   const escape = columns.map(pgCopyNeedsEscape);
   let chunk = "";
@@ -32,20 +32,11 @@ export type CopyFormat = "binary" | "text";
  * while the next batch is produced. Binary when the table's column types are exactly ours (the
  * server parses nothing), else text. Both encodings are exact (see the README).
  */
-export async function copyBatchesIn(client: pg.PoolClient, schema: string, table: string, columns: ColumnDef[], batches: AsyncIterable<Value[][]>, format: CopyFormat | "auto" = "auto"): Promise<number> {
+export async function copyBatchesIn(client: pg.PoolClient, schema: string, table: string, columns: ColumnDef[], batches: AsyncIterable<Value[][]> | Iterable<Value[][]>, format: CopyFormat | "auto" = "auto"): Promise<number> {
   const binary = format === "binary" || (format === "auto" && (await binaryFits(client, schema, table, columns)));
   const sql = `COPY ${quoteIdentifier(table)} (${columns.map((c) => quoteIdentifier(c.name)).join(", ")}) FROM STDIN${binary ? " (FORMAT binary)" : ""}`;
   const stream = client.query(copyStreams.from(sql));
   const source = binary ? Readable.from(copyBinaryStream(columns, batches)) : Readable.from(copyTextStream(columns, batches));
   await pipeline(source, stream);
   return stream.rowCount;
-}
-
-async function* one(rows: Value[][]): AsyncGenerator<Value[][]> {
-  yield rows;
-}
-
-/** Rows into a table with one `COPY ... FROM STDIN` (see copyBatchesIn). */
-export function copyRowsIn(client: pg.PoolClient, schema: string, table: string, columns: ColumnDef[], rows: Value[][], format: CopyFormat | "auto" = "auto"): Promise<number> {
-  return copyBatchesIn(client, schema, table, columns, one(rows), format);
 }
