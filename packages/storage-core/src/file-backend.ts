@@ -107,6 +107,14 @@ export abstract class FileStorageBackend<TEngine, TSession> extends BaseStorageB
     return join(this.home.datasetsDir, datasetName, `.${datasetName}.${this.extension}.staging-${runId}`);
   }
 
+  /** Whether a database path is a migration's staging file (`.{name}.{extension}.staging-{runId}`). */
+  protected isStagingPath(path: string): boolean {
+    const file = basename(path);
+    const marker = `.${this.extension}.staging-`;
+    const at = file.lastIndexOf(marker);
+    return file.startsWith(".") && at > 0 && /^[a-z0-9]+$/.test(file.slice(at + marker.length));
+  }
+
   protected override async _listStagingPaths(datasetName: string): Promise<string[]> {
     const dir = join(this.home.datasetsDir, normalizeDatasetName(datasetName));
     if (!existsSync(dir)) return [];

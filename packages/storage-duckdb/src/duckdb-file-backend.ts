@@ -19,7 +19,7 @@ import {
 import { chunkRows, resultShape } from "./chunks.js";
 import { mapDuckdbError } from "./errors.js";
 import { acquireInstance, type InstanceLease } from "./instance-cache.js";
-import { instanceOptions, type DuckdbSettings } from "./settings.js";
+import { instanceOptions, stagingInstanceOptions, type DuckdbSettings } from "./settings.js";
 import { duckdbTypeOf, duckdbTypeSql, isTextDecimal, logicalOfDuckdbType, textDecimalComment, textDecimalOf } from "./type-mapping.js";
 import { parameterOf, writerFor } from "./value-conversion.js";
 import { keepByteOrderMarks } from "./text-decoding.js";
@@ -55,12 +55,15 @@ export abstract class DuckdbFileBackend<TEngine extends DuckdbEngine, TSession e
   protected readonly settings: DuckdbSettings;
   /** Options every instance of this backend is opened with (validated in the constructor). */
   protected readonly instanceOptions: Record<string, string>;
+  /** Options of a migration's staging database: the same with the staging memory limit. */
+  protected readonly stagingOptions: Record<string, string>;
 
   protected constructor(options: DuckdbBackendOptions = {}) {
     super(options);
     keepByteOrderMarks();
     this.settings = { ...(options.duckdb ?? {}) };
     this.instanceOptions = instanceOptions(this.settings);
+    this.stagingOptions = stagingInstanceOptions(this.settings);
   }
 
   /**
@@ -83,9 +86,9 @@ export abstract class DuckdbFileBackend<TEngine extends DuckdbEngine, TSession e
     }
   }
 
-  /** The shared instance of a file, opened with this backend's settings. */
+  /** The shared instance of a file, opened with this backend's settings (a staging file: with staging's memory limit). */
   protected async leaseInstance(path: string): Promise<InstanceLease> {
-    const lease = await acquireInstance(path, this.instanceOptions);
+    const lease = await acquireInstance(path, this.isStagingPath(path) ? this.stagingOptions : this.instanceOptions);
     this.restrictWal(path);
     return lease;
   }

@@ -4,7 +4,7 @@ import { settingsFromConfig } from "./settings.js";
 
 export { DuckdbStorageBackend, DEFAULT_DUCKDB_SETTINGS, type DuckdbStorageEngine, type PooledSession } from "./duckdb-backend.js";
 export { DuckdbFileBackend, type DuckdbBackendOptions, type DuckdbEngine, type DuckdbSession, type DuckdbStatementRunner } from "./duckdb-file-backend.js";
-export { instanceOptions, settingsFromConfig, type DuckdbSettings } from "./settings.js";
+export { DEFAULT_STAGING_MEMORY_LIMIT, instanceOptions, settingsFromConfig, stagingInstanceOptions, type DuckdbSettings } from "./settings.js";
 export { acquireInstance, openInstanceCount, type InstanceLease } from "./instance-cache.js";
 export { DUCKDB_MAX_DECIMAL_PRECISION, duckdbTypeOf, duckdbTypeSql, isTextDecimal, logicalOfDuckdbType, textDecimalComment, textDecimalOf } from "./type-mapping.js";
 export { keepByteOrderMarks } from "./text-decoding.js";

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
@@ -88,6 +89,42 @@ describe("settings", () => {
       expect(r.rows[0]!.t).toBe(2n);
       expect(r.rows[0]!.d).toBe(join(dir, "spill"));
     }
+  });
+
+  test("a migration's staging database opens with the staging memory limit (64MB unless set); the published dataset with the backend's", async () => {
+    const dir = home();
+    const backend = backendIn(dir, { memoryLimit: "1GB" });
+    await backend.createDataset("m");
+    const setting = async (engine: Awaited<ReturnType<typeof backend.getEngine>>) =>
+      (await backend.query("SELECT current_setting('memory_limit') AS m", [], engine)).rows[0]!.m;
+    const staging = backend.getStagingPath("m", "run1");
+    await backend.createDatabase(staging);
+    const engine = await backend.getEngine(staging);
+    expect(await setting(engine)).toBe("61.0 MiB"); // 64MB = 64 * 10^6 bytes
+    expect(await setting(await backend.getDatasetEngine("m"))).toBe("953.6 MiB");
+    await backend.releaseEngine(engine);
+    await backend.dropDatabase(staging);
+    const small = backendIn(home(), { stagingMemoryLimit: "16MB" });
+    await small.createDataset("n");
+    const other = small.getStagingPath("n", "run2");
+    await small.createDatabase(other);
+    const smallEngine = await small.getEngine(other);
+    expect((await small.query("SELECT current_setting('memory_limit') AS m", [], smallEngine)).rows[0]!.m).toBe("15.2 MiB");
+    // 40 MB of random text (about 20 MB once DuckDB compresses hex) goes through a 16MB staging instance
+    // and reads back whole: the cache is bounded, not the data.
+    const texts = Array.from({ length: 40_000 }, () => randomBytes(500).toString("hex"));
+    async function* batches() {
+      for (let b = 0; b < 40_000; b += 2000) yield texts.slice(b, b + 2000).map((t, i) => [BigInt(b + i), t]);
+    }
+    const columns = [{ name: "id", type: "int64" as const }, { name: "t", type: "text" as const }];
+    expect(await small.writeBatches("big", columns, batches(), { engine: smallEngine, commitEveryRows: 10_000 })).toBe(40_000);
+    let n = 0;
+    for await (const batch of small.readBatches("big", { engine: smallEngine })) {
+      for (const [id, t] of batch.rows) expect(t).toBe(texts[Number(id)]);
+      n += batch.rows.length;
+    }
+    expect(n).toBe(40_000);
+    expect(() => backendIn(home(), { stagingMemoryLimit: "lots" })).toThrow(/duckdb.stagingMemoryLimit must look like "8GB"/);
   });
 
   test("the backend factory reads database.duckdb of mdm.yaml", async () => {
