@@ -2,7 +2,7 @@
 // load, printed beside the figures:
 //
 //   pnpm --filter @mdm/migration build        (the backends' dist must exist too)
-//   node packages/migration/bench/migrate.mjs [--rows N] [--pairs sqlite-duckdb,...] [--skip-pgloader] [--big]
+//   node packages/migration/bench/migrate.mjs [--rows N] [--pairs sqlite-duckdb,...] [--skip-pgloader] [--big] [--source-sqlite JSON]
 //
 // A table of N rows (default 1,000,000) x 11 columns (int64 id, four float64, decimal(18,4), two text,
 // boolean, date, timestamp; a few NULLs) is written once into a SQLite, a DuckDB and a PostgreSQL
@@ -36,6 +36,12 @@ const TABLE = "data";
 /** Rows per batch of ours (the migrator's default, 2,048); --batch-size changes it. */
 let BATCH_SIZE = 2048;
 /** DuckDB settings of every DuckDB instance here (ours and the plain loop's). */
+/**
+ * SQLite settings of ours' source backend (--source-sqlite '<json>', e.g. '{"mmap_size":0,"cache_size":-2000}',
+ * which is how the plain loop's better-sqlite3 reads: no memory map, a 2 MB page cache). Default: MDM's
+ * (mmap_size 256 MB, cache_size 64 MB), whose mapped pages count in RSS.
+ */
+let SOURCE_SQLITE = {};
 const DUCKDB_SETTINGS = { threads: 2, ...(process.env.BENCH_DUCKDB_MEMORY_LIMIT ? { memoryLimit: process.env.BENCH_DUCKDB_MEMORY_LIMIT } : {}) };
 const CHUNK = 2048;
 const ALL_PAIRS = ["sqlite-duckdb", "sqlite-postgresql", "duckdb-postgresql", "postgresql-duckdb"];
@@ -84,7 +90,7 @@ async function pgClient(database) {
 async function makeBackend(type, where) {
   if (type === "sqlite") {
     const { SqliteStorageBackend } = await import("@mdm/storage-sqlite");
-    return new SqliteStorageBackend({ homeDir: where.home });
+    return new SqliteStorageBackend({ homeDir: where.home, sqlite: where.sqlite });
   }
   if (type === "duckdb") {
     const { DuckdbStorageBackend } = await import("@mdm/storage-duckdb");
@@ -360,7 +366,7 @@ async function child(spec) {
     rows = spec.target.type === "duckdb" ? await plainToDuckdb(spec.source, spec.target.path) : await plainToPostgresql(spec.source, spec.target.path);
   } else {
     const { StorageMigrator } = await import("../dist/index.js");
-    const source = await makeBackend(spec.source.type, spec.source);
+    const source = await makeBackend(spec.source.type, { ...spec.source, sqlite: spec.sourceSqlite });
     const target = await makeBackend(spec.target.type, spec.target);
     try {
       const migrator = new StorageMigrator({ source, target, home: null, lockDir: spec.lockDir });
@@ -434,7 +440,8 @@ function parseArgs(argv) {
     else if (a === "--big") args.big = true;
     else if (a === "--big-rows") args.bigRows = Number(argv[++i]);
     else if (a === "--batch-size") BATCH_SIZE = Number(argv[++i]);
-    else throw new Error(`unknown argument ${a}; use --rows N, --pairs ${ALL_PAIRS.join(",")}, --skip-pgloader, --big [--big-rows N], --batch-size N`);
+    else if (a === "--source-sqlite") SOURCE_SQLITE = JSON.parse(argv[++i]);
+    else throw new Error(`unknown argument ${a}; use --rows N, --pairs ${ALL_PAIRS.join(",")}, --skip-pgloader, --big [--big-rows N], --batch-size N, --source-sqlite JSON`);
   }
   if (!Number.isSafeInteger(args.rows) || args.rows < 1) throw new Error("--rows must be a positive integer");
   for (const p of args.pairs) if (!ALL_PAIRS.includes(p)) throw new Error(`unknown pair ${p}; pairs: ${ALL_PAIRS.join(", ")}`);
@@ -501,7 +508,7 @@ async function main() {
   console.log(`# Migration benchmark, ${new Date().toISOString()}`);
   console.log(`rows=${fmt(args.rows)} columns=${COLUMNS.length} (${COLUMNS.map((c) => `${c.name} ${c.type}${c.precision ? `(${c.precision},${c.scale})` : ""}`).join(", ")})`);
   console.log(`pairs=${args.pairs.join(",")} big=${args.big ? `SQLite→DuckDB at ${fmt(args.bigRows)} rows` : "no"} pgloader=${withPgloader ? "yes" : "no"}`);
-  console.log(`batchSize=${BATCH_SIZE} (ours) duckdb=${JSON.stringify(DUCKDB_SETTINGS)} plain DuckDB chunks=${CHUNK} rows, one child process per run, work dir ${work}`);
+  console.log(`batchSize=${BATCH_SIZE} (ours) duckdb=${JSON.stringify(DUCKDB_SETTINGS)} ours' SQLite source=${JSON.stringify(SOURCE_SQLITE)} (MDM's defaults where empty) plain DuckDB chunks=${CHUNK} rows, one child process per run, work dir ${work}`);
   console.log(`node ${process.version}, ${os.cpus().length} CPUs, ${mb(os.totalmem())} RAM, ${versions.pgloader}${usesPg ? `, PostgreSQL ${PG_URL.replace(/:[^:@/]*@/, ":***@")} prefix ${prefix}` : ""}`);
   console.log(`loadavg at start: ${load()}`);
 
@@ -542,7 +549,7 @@ async function main() {
         }
       }
       const before = load();
-      const r = await runChild({ kind, verify, source, target, rows, batchSize: BATCH_SIZE, lockDir: join(work, "locks") });
+      const r = await runChild({ kind, verify, source, target, rows, batchSize: BATCH_SIZE, sourceSqlite: SOURCE_SQLITE, lockDir: join(work, "locks") });
       if (r.rows !== rows) throw new Error(`${pair} ${kind}: ${r.rows} rows instead of ${rows}`);
       const entry = { pair, kind: kind === "plain" ? "plain loop" : `ours, verify ${verify}`, rows, seconds: r.ms / 1000, cpu: r.cpu, rate: (rows / r.ms) * 1000, rss: r.maxRSS, load: before, verification: r.verification };
       if (sample && pair === "sqlite-postgresql" && rows === args.rows) {
