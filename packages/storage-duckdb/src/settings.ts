@@ -13,16 +13,17 @@ export interface DuckdbSettings {
   /**
    * `memory_limit` of a migration's staging database (default {@link DEFAULT_STAGING_MEMORY_LIMIT}).
    * Its rows are written once and read once by verification, so DuckDB's cache of them only grows
-   * the process: with the 8GB limit, a 5M-row copy kept its written blocks and grew by 200 MB.
+   * the process: with the 8GB limit, a copy kept every block it wrote.
    */
   stagingMemoryLimit?: string;
 }
 
 /**
- * Staging's `memory_limit`: 64MB kept peak memory of a 5M-row SQLite to DuckDB migration within 10 % of
- * a 1M-row one, at the same speed (128MB let it grow by 45 %; see the migration README, "Benchmark").
+ * Staging's `memory_limit`. Migrating the migration benchmark's table from SQLite to DuckDB (an ad-hoc
+ * script, 2026-11-26), 1M and 5M rows peaked at 239-251 and 280 MB with 32MB, at 272-277 and 305 MB with
+ * 64MB; with the 8GB of datasets, 5M rows peaked at 497 MB. The copy took as long with each.
  */
-export const DEFAULT_STAGING_MEMORY_LIMIT = "64MB";
+export const DEFAULT_STAGING_MEMORY_LIMIT = "32MB";
 
 /** Settings from the mdm.yaml section (keys as Python MDM spells them). */
 export function settingsFromConfig(config: Partial<DuckdbConfig> | undefined): DuckdbSettings {

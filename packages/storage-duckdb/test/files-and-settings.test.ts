@@ -91,7 +91,7 @@ describe("settings", () => {
     }
   });
 
-  test("a migration's staging database opens with the staging memory limit (64MB unless set); the published dataset with the backend's", async () => {
+  test("a migration's staging database opens with the staging memory limit (32MB unless set); the published dataset with the backend's", async () => {
     const dir = home();
     const backend = backendIn(dir, { memoryLimit: "1GB" });
     await backend.createDataset("m");
@@ -100,7 +100,7 @@ describe("settings", () => {
     const staging = backend.getStagingPath("m", "run1");
     await backend.createDatabase(staging);
     const engine = await backend.getEngine(staging);
-    expect(await setting(engine)).toBe("61.0 MiB"); // 64MB = 64 * 10^6 bytes
+    expect(await setting(engine)).toBe("30.5 MiB"); // 32MB = 32 * 10^6 bytes
     expect(await setting(await backend.getDatasetEngine("m"))).toBe("953.6 MiB");
     await backend.releaseEngine(engine);
     await backend.dropDatabase(staging);
