@@ -367,7 +367,7 @@ export class StorageMigrator {
     const columns = columnsToScan(source, target, plan.columns);
     if (columns.length === 0 || plan.rowCount === 0) return;
     let row = 0;
-    for await (const batch of source.readBatches(plan.name, { engine, columns: columns.map((c) => c.name), batchSize, signal })) {
+    for await (const batch of source.readBatches(plan.name, { engine, columns: columns.map((c) => c.name), batchSize, signal, keepInCache: false })) {
       for (const values of batch.rows) {
         for (let c = 0; c < columns.length; c++) {
           const column = columns[c] as ColumnDef;
@@ -404,7 +404,7 @@ export class StorageMigrator {
     const names = plan.columns.map((c) => c.name);
     let read = 0;
     const batches = async function* () {
-      for await (const batch of prefetch(source.readBatches(plan.name, { engine: sourceEngine, columns: names, batchSize, signal: options.signal }))) {
+      for await (const batch of prefetch(source.readBatches(plan.name, { engine: sourceEngine, columns: names, batchSize, signal: options.signal, keepInCache: false }))) {
         if (sum) sum.addAll(batch.rows);
         read += batch.rows.length;
         yield transform ? transform(plan.name, batch.rows) : batch.rows;
@@ -458,7 +458,7 @@ export class StorageMigrator {
       add({ table: plan.name, check: "types", source: sourceTypes, target: targetTypes, matches: typeDiffs.length === 0, columns: typeDiffs }, `Table ${plan.name}: logical types differ in ${typeDiffs.join(", ")}`);
       if (mode !== "checksum" || !sameNames) continue;
       const targetSum = new TableChecksum(plan.columns);
-      for await (const batch of target.readBatches(plan.name, { engine: stagingEngine, columns: sourceNames, batchSize, signal })) targetSum.addAll(batch.rows);
+      for await (const batch of target.readBatches(plan.name, { engine: stagingEngine, columns: sourceNames, batchSize, signal, keepInCache: false })) targetSum.addAll(batch.rows);
       const sourceSum = sourceSums.get(plan.name) as TableChecksum;
       const matches = sourceSum.hash === targetSum.hash && sourceSum.count === targetSum.count;
       let columns: string[] | undefined;
@@ -475,7 +475,7 @@ export class StorageMigrator {
   private async differingColumns(source: IStorageBackend, target: IStorageBackend, sourceEngine: StorageEngine, stagingEngine: StorageEngine, plan: TablePlan, batchSize: number, signal?: AbortSignal): Promise<string[]> {
     const sums = async (backend: IStorageBackend, engine: StorageEngine) => {
       const perColumn = plan.columns.map((c) => new TableChecksum([c]));
-      for await (const batch of backend.readBatches(plan.name, { engine, columns: plan.columns.map((c) => c.name), batchSize, signal })) {
+      for await (const batch of backend.readBatches(plan.name, { engine, columns: plan.columns.map((c) => c.name), batchSize, signal, keepInCache: false })) {
         for (const row of batch.rows) for (let c = 0; c < perColumn.length; c++) (perColumn[c] as TableChecksum).add([row[c] as Value]);
       }
       return perColumn.map((s) => s.hash);

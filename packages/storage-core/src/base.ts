@@ -59,6 +59,8 @@ export interface SelectPlan {
   orderBy: ColumnDef[];
   limit?: number;
   batchSize: number;
+  /** False when the caller reads the rows once (`StreamReadOptions.keepInCache`). */
+  keepInCache: boolean;
 }
 
 /** SQL text and parameters of a SelectPlan. */
@@ -646,7 +648,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
     });
   }
 
-  private async selectPlan(session: TSession, table: string, options: { columns?: string[]; where?: string | Record<string, Value>; limit?: number; orderBy?: string[]; batchSize?: number }): Promise<SelectPlan> {
+  private async selectPlan(session: TSession, table: string, options: { columns?: string[]; where?: string | Record<string, Value>; limit?: number; orderBy?: string[]; batchSize?: number; keepInCache?: boolean }): Promise<SelectPlan> {
     validateIdentifier(table, "table");
     const all = await this.requireColumns(session, table);
     const pick = (name: string): ColumnDef => {
@@ -685,6 +687,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
       orderBy: (options.orderBy ?? []).map(pick),
       limit: options.limit ?? undefined,
       batchSize,
+      keepInCache: options.keepInCache !== false,
     };
   }
 

@@ -149,9 +149,16 @@ export interface ReadOptions {
 export interface StreamReadOptions {
   columns?: string[];
   orderBy?: string[];
-  /** Rows per batch; default 10,000. */
+  /** Rows per batch; default 2,048 (`DEFAULT_BATCH_SIZE`). */
   batchSize?: number;
   signal?: AbortSignal;
+  /**
+   * `false`: the caller reads these rows once (a copy, an export, a checksum), so the backend need not
+   * keep them in caches that only help later reads. The rows are the same either way. SQLite reads them
+   * without its memory map and with a 2 MB page cache (mapped pages stay resident in the process, up to
+   * `mmap_size`, 256 MB by default); the other backends ignore it. Default `true`.
+   */
+  keepInCache?: boolean;
 }
 
 export interface WriteOptions {

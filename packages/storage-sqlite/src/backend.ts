@@ -29,7 +29,7 @@ import {
   type SqliteStoredValue,
   type Value,
 } from "@mdm/storage-core";
-import type { Connection } from "./connection.js";
+import { readOnePass, type Connection } from "./connection.js";
 import { ConnectionSet } from "./engine.js";
 
 export interface SqliteBackendOptions extends FileBackendOptions {
@@ -132,10 +132,26 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
     }
   }
 
+  /** A streaming read; with `keepInCache: false` on one-pass settings (no memory map, a 2 MB page cache). */
   protected async *_streamSelect(db: Connection, plan: SelectPlan): AsyncIterable<Value[][]> {
     const { sql, params } = sqliteSelect(plan);
-    const rows = db.prepare(sql).raw(true).safeIntegers(true).iterate(params) as IterableIterator<SqliteStoredValue[]>;
-    yield* sqliteRowBatches(rows, plan.columns, plan.table, plan.batchSize);
+    const restore = plan.keepInCache ? undefined : readOnePass(db);
+    try {
+      const rows = db.prepare(sql).raw(true).safeIntegers(true).iterate(params) as IterableIterator<SqliteStoredValue[]>;
+      yield* sqliteRowBatches(rows, plan.columns, plan.table, plan.batchSize);
+    } finally {
+      restore?.();
+    }
+  }
+
+  /** COUNT(*) reads every page of the table once: on one-pass settings, so a count does not map the file. */
+  protected override async _countRows(db: Connection, table: string): Promise<number> {
+    const restore = readOnePass(db);
+    try {
+      return await super._countRows(db, table);
+    } finally {
+      restore();
+    }
   }
 
   protected async _query(db: Connection, sql: string, params: Value[], hints?: Array<ColumnDef | undefined>): Promise<QueryResult> {

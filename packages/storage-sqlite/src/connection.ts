@@ -45,3 +45,31 @@ export function checkpointAndClose(db: Connection): void {
     db.close();
   }
 }
+
+/**
+ * Settings of a read that touches each page once (a count, a streaming read with `keepInCache: false`):
+ * no memory map, whose pages would stay resident in the process up to `mmap_size` (256 MB by default),
+ * and SQLite's default page cache of 2 MB instead of the configured 64 MB.
+ */
+const ONE_PASS_PRAGMAS = [
+  ["mmap_size", 0],
+  ["cache_size", -2000],
+] as const;
+
+/**
+ * Switch a connection to one-pass reading; returns what switches it back to its own settings. When they
+ * cannot be put back (a statement of the connection is still running after a failure), the connection is
+ * closed, and the pool drops it, rather than kept with other settings than the configured ones.
+ */
+export function readOnePass(db: Connection): () => void {
+  if (db.memory) return () => undefined; // nothing to map, and an in-memory database lives in its page cache
+  const saved = ONE_PASS_PRAGMAS.map(([name]) => [name, db.pragma(name, { simple: true })] as const);
+  for (const [name, value] of ONE_PASS_PRAGMAS) db.pragma(`${name} = ${value}`);
+  return () => {
+    try {
+      for (const [name, value] of saved) db.pragma(`${name} = ${Number(value)}`);
+    } catch {
+      db.close();
+    }
+  };
+}

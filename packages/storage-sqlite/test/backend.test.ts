@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
@@ -185,6 +185,38 @@ describe("SqliteStorageBackend", () => {
     await backend.closeConnections();
     const wal = `${backend.getDatabasePath("pub")}-wal`;
     expect(!existsSync(wal) || statSync(wal).size === 0).toBe(true);
+  });
+
+  // Mapped pages of the file count in the process's resident memory (RssFile), up to mmap_size.
+  it.skipIf(!existsSync("/proc/self/status"))("counts and reads with keepInCache: false do not map the file, and the connection's settings come back", async () => {
+    const { backend, home } = make();
+    await backend.createDataset("big");
+    const columns = [{ name: "id", type: "int64" as const }, { name: "t", type: "text" as const }];
+    const batch = (start: number) => Array.from({ length: 5000 }, (_, i) => [BigInt(start + i), `${start + i}:${"y".repeat(400)}`] as Value[]);
+    await backend.writeBatches("t", columns, Array.from({ length: 16 }, (_, b) => batch(b * 5000)), { engine: await backend.getDatasetEngine("big") });
+    await backend.close();
+    const fileSize = statSync(join(home, "datasets", "big", "big.sqlite")).size;
+    expect(fileSize).toBeGreaterThan(30_000_000);
+
+    const reader = make({ homeDir: home }).backend;
+    const engine = await reader.getDatasetEngine("big");
+    const rssFile = () => Number(/RssFile:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1]) * 1024;
+    const pragma = async (name: string) => (await reader.query(`PRAGMA ${name}`, [], engine)).rows[0]![name];
+    const before = rssFile();
+    expect((await reader.getTableInfo("t", engine)).rowCount).toBe(80_000);
+    let rows = 0;
+    for await (const b of reader.readBatches("t", { engine, keepInCache: false })) rows += b.rows.length;
+    expect(rows).toBe(80_000);
+    expect(rssFile() - before).toBeLessThan(fileSize / 4);
+    expect(await pragma("mmap_size")).toBe(268435456n);
+    expect(await pragma("cache_size")).toBe(-64000n);
+    // The same read keeping the cache maps the file: the measure above can fail.
+    for await (const b of reader.readBatches("t", { engine })) rows += b.rows.length;
+    expect(rssFile() - before).toBeGreaterThan(fileSize / 2);
+    // Left early, the read still gives the connection its settings back.
+    for await (const _ of reader.readBatches("t", { engine, keepInCache: false })) break;
+    expect(await pragma("mmap_size")).toBe(268435456n);
+    expect(await pragma("cache_size")).toBe(-64000n);
   });
 
   it("optimizes, reports its size and records metrics", async () => {

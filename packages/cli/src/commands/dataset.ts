@@ -376,7 +376,7 @@ export async function exportCommand(ctx: CliContext, rawName: string, options: {
     const info = await backend.getTableInfo(t, engine);
     let rows: number;
     if (format === "csv") {
-      rows = await writeCsv(file, info.columns, backend.readBatches(t, { engine, batchSize: ctx.config.performance.batch_size }));
+      rows = await writeCsv(file, info.columns, backend.readBatches(t, { engine, batchSize: ctx.config.performance.batch_size, keepInCache: false }));
     } else {
       await exportThroughDuckdb(ctx, backend, name, t, file, format);
       rows = info.rowCount;
@@ -402,7 +402,7 @@ async function exportThroughDuckdb(ctx: CliContext, backend: IStorageBackend, na
     const target = await duck.getDatasetEngine("export");
     const engine = await backend.getDatasetEngine(name);
     const info = await backend.getTableInfo(t, engine);
-    await duck.writeBatches(t, info.columns, backend.readBatches(t, { engine, columns: info.columns.map((c) => c.name), batchSize: ctx.config.performance.batch_size }), { engine: target, ifExists: "fail" });
+    await duck.writeBatches(t, info.columns, backend.readBatches(t, { engine, columns: info.columns.map((c) => c.name), batchSize: ctx.config.performance.batch_size, keepInCache: false }), { engine: target, ifExists: "fail" });
     await duck.exportFile(t, file, format, { engine: target });
   } finally {
     await duck.close().catch(() => undefined);

@@ -64,13 +64,16 @@ export const streamingChecks: ConformanceCheck[] = [
     check(sizes.every((s) => s === 0) && sizes.length <= 1, `an empty table yields at most one empty batch, got sizes ${JSON.stringify(sizes)}`);
   }),
 
-  defineCheck(G, "readBatches streams many batches with the default and a large batch size", async (backend) => {
+  defineCheck(G, "readBatches streams many batches with the default and a large batch size, and the same rows with keepInCache: false", async (backend) => {
     const engine = await numbered(backend, 2500);
     const small = await batchSizes(backend, engine, 1000);
     checkDeepEqual(small.sizes, [1000, 1000, 500], "batch sizes of 2,500 rows by 1,000");
     checkRows(NUMBERED_COLUMNS, small.rows, numberedRows(2500), "rows");
     const all = await drain(backend.readBatches("numbers", { engine }));
     checkEqual(all.reduce((n, b) => n + b.rows.length, 0), 2500, "rows with the default batch size");
+    const once = await drain(backend.readBatches("numbers", { engine, batchSize: 1000, keepInCache: false }));
+    checkDeepEqual(once.map((b) => b.rows.length), [1000, 1000, 500], "batch sizes with keepInCache: false");
+    checkRows(NUMBERED_COLUMNS, once.flatMap((b) => b.rows), numberedRows(2500), "rows read with keepInCache: false");
   }),
 
   defineCheck(G, "readBatches selects and orders columns", async (backend) => {
@@ -82,12 +85,16 @@ export const streamingChecks: ConformanceCheck[] = [
 
   defineCheck(G, "leaving a readBatches loop early releases the table (a write afterwards succeeds)", async (backend) => {
     const engine = await numbered(backend, 10);
-    for await (const batch of backend.readBatches("numbers", { engine, batchSize: 2 })) {
-      checkEqual(batch.rows.length, 2, "first batch");
-      break;
+    let rows = 10;
+    for (const keepInCache of [true, false]) {
+      for await (const batch of backend.readBatches("numbers", { engine, batchSize: 2, keepInCache })) {
+        checkEqual(batch.rows.length, 2, `first batch (keepInCache: ${keepInCache})`);
+        break;
+      }
+      rows += 1;
+      await backend.writeBatches("numbers", NUMBERED_COLUMNS, [numberedRows(1, rows)], { engine, ifExists: "append" });
+      checkEqual((await backend.getTableInfo("numbers", engine)).rowCount, rows, `rows after the write that followed the early exit (keepInCache: ${keepInCache})`);
     }
-    await backend.writeBatches("numbers", NUMBERED_COLUMNS, [numberedRows(1, 11)], { engine, ifExists: "append" });
-    checkEqual((await backend.getTableInfo("numbers", engine)).rowCount, 11, "rows after the write that followed the early exit");
   }),
 
   defineCheck(G, "writeBatches writes several batches from an async source, returns the row count and reports progress", async (backend) => {
