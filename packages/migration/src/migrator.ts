@@ -364,8 +364,15 @@ export class StorageMigrator {
 
   /** Refuse, before writing anything, values the target cannot hold (naming table, column and row). */
   private async scanRepresentable(source: IStorageBackend, target: IStorageBackend, engine: StorageEngine, plan: TablePlan, batchSize: number, signal?: AbortSignal): Promise<void> {
-    const columns = columnsToScan(source, target, plan.columns);
+    let columns = columnsToScan(source, target, plan.columns);
     if (columns.length === 0 || plan.rowCount === 0) return;
+    // Text columns are scanned for NULs only. When the source's engine says in one query that none holds
+    // one, they are not read here; when it finds one (or cannot ask), the rows are read to name the first.
+    const text = columns.filter((c) => c.type === "text");
+    if (text.length > 0 && (await source.textColumnsContainNul(plan.name, text.map((c) => c.name), engine)) === false) {
+      columns = columns.filter((c) => c.type !== "text");
+      if (columns.length === 0) return;
+    }
     let row = 0;
     for await (const batch of source.readBatches(plan.name, { engine, columns: columns.map((c) => c.name), batchSize, signal, keepInCache: false })) {
       for (const values of batch.rows) {

@@ -143,6 +143,38 @@ describe("StorageMigrator", () => {
     expect(existsSync(join(env.home, "datasets", "nans", "nans.sqlite"))).toBe(false);
   });
 
+  it("asks the source's engine for NULs before PostgreSQL: none, and the rows are not scanned; one, and the first is named", async () => {
+    const pg = env.make("postgresql", "new");
+    const asked: Array<boolean | undefined> = [];
+    const ask = source.textColumnsContainNul.bind(source);
+    source.textColumnsContainNul = async (...args) => {
+      const answer = await ask(...args);
+      asked.push(answer);
+      return answer;
+    };
+    let reads = 0;
+    const read = source.readBatches.bind(source);
+    source.readBatches = (...args) => {
+      reads++;
+      return read(...args);
+    };
+    const cols: ColumnDef[] = [{ name: "id", type: "int64" }, { name: "s", type: "text" }];
+    for (const [name, third] of [["clean", "c"], ["nul", "c\0d"]] as const) {
+      await source.createDataset(name);
+      await source.writeBatches("t", cols, [[[0n, "a"], [1n, null], [2n, third], [3n, "e\0"]].slice(0, name === "clean" ? 3 : 4)], { engine: await source.getDatasetEngine(name) });
+    }
+    const toPg = () => new StorageMigrator({ source, target: pg, home: null, lockDir: join(env.home, "locks") });
+    const clean = await toPg().migrateDataset("clean");
+    expect(clean.success).toBe(true);
+    expect(asked).toEqual([false]);
+    expect(reads).toBe(1); // the copy only
+    const refused = await toPg().migrateDataset("nul");
+    expect(refused.error?.code).toBe(ErrorCodes.UNSUPPORTED_VALUE);
+    expect(refused.error?.message).toMatch(/table "t", column "s", row 2/);
+    expect(asked).toEqual([false, true]);
+    expect(await pg.datasetExists("nul")).toBe(false);
+  });
+
   it("lets only one of two concurrent migrations of the same dataset run; the other fails with MDM_LOCKED", async () => {
     await writeDataset(source, "race", { train: 3000, validation: 100 });
     const [a, b] = await Promise.all([migrator().migrateDataset("race", { batchSize: 200 }), migrator().migrateDataset("race", { batchSize: 200 })]);

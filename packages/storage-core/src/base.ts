@@ -194,6 +194,14 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
   /** Turn a driver error into an MdmError with a stable code (without secrets). */
   protected abstract _mapError(error: unknown, context: string): MdmError;
 
+  /**
+   * SQL that is true when the text column (a quoted identifier) holds a NUL character, for
+   * `textColumnsContainNul`; undefined (the default) when the engine cannot say.
+   */
+  protected _nulInTextSql(_column: string): string | undefined {
+    return undefined;
+  }
+
   /** A checker for values this backend cannot hold in such a column, or undefined when all fit. */
   protected _valueChecker(_column: ColumnDef): ((value: Value) => void) | undefined {
     return undefined;
@@ -1139,6 +1147,35 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
       this.valueChecks.set(column, cached);
     }
     cached.write(value);
+  }
+
+  textColumnsContainNul(tableName: string, columns: string[], engine?: StorageEngine): Promise<boolean | undefined> {
+    return this.run(
+      "text_contains_nul",
+      async () => {
+        validateIdentifier(tableName, "table");
+        const entry = await this.engineEntryFor(engine);
+        return this.withSession(entry, async (session) => {
+          const all = await this.requireColumns(session, tableName);
+          const predicates: string[] = [];
+          for (const name of columns) {
+            const column = all.find((c) => c.name === name);
+            if (!column || column.type !== "text") {
+              throw new MdmError(column ? ErrorCodes.INVALID_ARGUMENT : ErrorCodes.COLUMN_NOT_FOUND, `${JSON.stringify(name)} is not a text column of table ${JSON.stringify(tableName)}`, {
+                details: { table: tableName, column: name },
+              });
+            }
+            const predicate = this._nulInTextSql(quoteIdentifier(column.name));
+            if (predicate === undefined) return undefined;
+            predicates.push(`(${predicate})`);
+          }
+          if (predicates.length === 0) return false;
+          const found = await this._query(session, `SELECT 1 FROM ${quoteIdentifier(tableName)} WHERE ${predicates.join(" OR ")} LIMIT 1`, []);
+          return found.rows.length > 0;
+        });
+      },
+      { table: String(tableName) },
+    );
   }
 
   optimize(engine?: StorageEngine): Promise<void> {

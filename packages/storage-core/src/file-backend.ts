@@ -6,7 +6,13 @@ import { MdmHome } from "./layout.js";
 import { normalizeDatasetName } from "./names.js";
 
 /** Suffixes of the files an engine keeps beside a database file. */
+/** Files beside a database: SQLite's WAL, shared memory and journal, DuckDB's WAL and its spill directory (`.tmp`). */
 const SIDECARS = ["-wal", "-shm", "-journal", ".wal", ".tmp"];
+
+/** Remove a sidecar, file or (DuckDB's spill) directory. */
+function removeSidecar(path: string): void {
+  rmSync(path, { force: true, recursive: true });
+}
 
 export interface FileBackendOptions extends BaseBackendOptions {
   /** The MDM home (datasets live in `<home>/datasets/{name}/{name}.<ext>`). */
@@ -90,7 +96,8 @@ export abstract class FileStorageBackend<TEngine, TSession> extends BaseStorageB
   }
 
   protected removeDatabaseFiles(path: string): void {
-    for (const file of [path, ...SIDECARS.map((s) => path + s)]) rmSync(file, { force: true });
+    rmSync(path, { force: true });
+    for (const s of SIDECARS) removeSidecar(path + s);
   }
 
   protected async _listDatasetNames(): Promise<string[]> {
@@ -140,7 +147,7 @@ export abstract class FileStorageBackend<TEngine, TSession> extends BaseStorageB
     try {
       if (replace) {
         // Sidecars of the replaced database would be applied to the new file: remove them first.
-        for (const s of SIDECARS) rmSync(finalPath + s, { force: true });
+        for (const s of SIDECARS) removeSidecar(finalPath + s);
         renameSync(stagingPath, finalPath);
       } else {
         linkSync(stagingPath, finalPath); // fails with EEXIST: never replaces a dataset by accident
@@ -149,7 +156,7 @@ export abstract class FileStorageBackend<TEngine, TSession> extends BaseStorageB
     } catch (error) {
       throw this.fileError(error, finalPath, "publish");
     }
-    for (const s of SIDECARS) rmSync(stagingPath + s, { force: true });
+    for (const s of SIDECARS) removeSidecar(stagingPath + s);
     const dirFd = openSync(dirname(finalPath), "r");
     try {
       fsyncSync(dirFd);

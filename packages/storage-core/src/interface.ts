@@ -146,6 +146,12 @@ export interface IStorageBackend {
   // --- values --------------------------------------------------------------------------------
   /** Throws MDM_UNSUPPORTED_VALUE when this backend cannot hold the value exactly in that column. */
   checkValue(column: ColumnDef, value: Value): void;
+  /**
+   * Whether any value of these text columns holds a NUL character, asked of the engine in one query
+   * instead of streaming the rows; `undefined` when the backend cannot ask it that way (read the rows).
+   * A migration's preflight uses it before scanning for values PostgreSQL cannot hold.
+   */
+  textColumnsContainNul(tableName: string, columns: string[], engine?: StorageEngine): Promise<boolean | undefined>;
 
   // --- maintenance and files -----------------------------------------------------------------
   /** VACUUM/ANALYZE/CHECKPOINT as the engine offers. */

@@ -606,13 +606,13 @@ describe("selectSql", () => {
   const name: ColumnDef = { name: 'we"ird', type: "text" };
   test("quotes every identifier, binds values, IS NULL for null, ORDER BY and LIMIT", () => {
     const q = selectSql(
-      { table: 'x"; DROP TABLE t; --', columns: [id, name], where: { equals: [[id, 5n], [name, null], [name, "a'b"]] }, orderBy: [id], limit: 10, batchSize: 100 },
+      { table: 'x"; DROP TABLE t; --', columns: [id, name], where: { equals: [[id, 5n], [name, null], [name, "a'b"]] }, orderBy: [id], limit: 10, batchSize: 100, keepInCache: true },
       (i) => `$${i + 1}`,
     );
     expect(q.sql).toBe('SELECT "id", "we""ird" FROM "x""; DROP TABLE t; --" WHERE "id" = $1 AND "we""ird" IS NULL AND "we""ird" = $2 ORDER BY "id" LIMIT 10');
     expect(q.params).toEqual([5n, "a'b"]);
-    expect(selectSql({ table: "t", columns: [id], where: { sql: "id > 1" }, orderBy: [], batchSize: 1 }, () => "?").sql).toBe('SELECT "id" FROM "t" WHERE id > 1');
-    expect(selectSql({ table: "t", columns: [id], where: { equals: [] }, orderBy: [], batchSize: 1 }, () => "?").sql).toBe('SELECT "id" FROM "t"');
+    expect(selectSql({ table: "t", columns: [id], where: { sql: "id > 1" }, orderBy: [], batchSize: 1, keepInCache: true }, () => "?").sql).toBe('SELECT "id" FROM "t" WHERE id > 1');
+    expect(selectSql({ table: "t", columns: [id], where: { equals: [] }, orderBy: [], batchSize: 1, keepInCache: true }, () => "?").sql).toBe('SELECT "id" FROM "t"');
   });
 });
 

@@ -41,7 +41,7 @@ describe("FileStorageBackend layout", () => {
     await b.close();
   });
 
-  test("dropDataset removes the file, its sidecars and the emptied directory, not other files", async () => {
+  test("dropDataset removes the file, its sidecars (DuckDB's spill directory too) and the emptied directory, not other files", async () => {
     const home = tempDir();
     const b = new FileTableBackend({ homeDir: home });
     await b.createDataset("d1");
@@ -50,6 +50,9 @@ describe("FileStorageBackend layout", () => {
     const f2 = b.getDatabasePath("d2");
     writeFileSync(`${f1}-wal`, "x");
     writeFileSync(`${f1}-shm`, "x");
+    // DuckDB's spill directory beside its database (`<file>.tmp/`), with a spilled block in it.
+    mkdirSync(`${f1}.tmp`);
+    writeFileSync(join(`${f1}.tmp`, "duckdb_temp_block-1.block"), "x");
     writeFileSync(join(home, "datasets", "d2", "notes.txt"), "keep me");
     await b.dropDataset("d1");
     await b.dropDataset("d2");

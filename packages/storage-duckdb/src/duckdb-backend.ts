@@ -128,6 +128,10 @@ export class DuckdbStorageBackend extends DuckdbFileBackend<DuckdbStorageEngine,
     yield* resultBatches(result, plan.batchSize, signal);
   }
 
+  /** DuckDB's VARCHAR keeps NULs; the query runs on its threads instead of streaming the rows to Node. */
+  protected override _nulInTextSql(column: string): string {
+    return `strpos(${column}, chr(0)) > 0`;
+  }
 
   protected override async _optimize(session: PooledSession): Promise<void> {
     await session.connection.run("CHECKPOINT");

@@ -200,6 +200,11 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
     if (db.inTransaction) db.exec("ROLLBACK");
   }
 
+  /** The text's bytes hold a zero byte (SQLite keeps text with NULs whole; `instr` on text would stop at the NUL). */
+  protected override _nulInTextSql(column: string): string {
+    return `instr(CAST(${column} AS BLOB), x'00') > 0`;
+  }
+
   protected override _valueChecker(column: ColumnDef): ((value: Value) => void) | undefined {
     return sqliteValueChecker(column);
   }

@@ -287,5 +287,21 @@ export const streamingChecks: ConformanceCheck[] = [
     const back = await backend.readTable("wide", { engine, orderBy: ["c0"] });
     checkRows(wide, back.rows.map((row) => wide.map((c) => row[c.name] as Value)), wideRows, "rows of the wide table read back");
   }),
+  defineCheck(G, "textColumnsContainNul finds a NUL in text columns, or answers undefined when it cannot ask", async (backend) => {
+    const engine = await openDataset(backend);
+    const columns: ColumnDef[] = [{ name: "id", type: "int64" }, { name: "a", type: "text" }, { name: "b", type: "text" }];
+    await backend.writeBatches("texts", columns, [[[1n, "x", "y"], [2n, null, ""], [3n, "é", "\\0 is not a NUL"]]], { engine });
+    const clean = await backend.textColumnsContainNul("texts", ["a", "b"], engine);
+    check(clean === false || clean === undefined, `no NUL in the table: expected false or undefined, got ${String(clean)}`);
+    checkEqual(await backend.textColumnsContainNul("texts", [], engine), false, "no columns to ask about");
+    if (backend.capabilities.values.nulInText) {
+      await backend.writeBatches("texts", columns, [[[4n, "ok", "p\0q"]]], { engine, ifExists: "append" });
+      checkEqual(await backend.textColumnsContainNul("texts", ["a", "b"], engine), clean === undefined ? undefined : true, "a NUL in column b");
+      checkEqual(await backend.textColumnsContainNul("texts", ["a"], engine), clean === undefined ? undefined : false, "column a alone");
+    }
+    await rejectsWith(() => backend.textColumnsContainNul("texts", ["missing"], engine), ErrorCodes.COLUMN_NOT_FOUND, "a missing column");
+    await rejectsWith(() => backend.textColumnsContainNul("texts", ["id"], engine), ErrorCodes.INVALID_ARGUMENT, "an int64 column");
+    await rejectsWith(() => backend.textColumnsContainNul("nothing_here", ["a"], engine), ErrorCodes.TABLE_NOT_FOUND, "a missing table");
+  }),
 ];
 
