@@ -195,6 +195,14 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
   protected abstract _mapError(error: unknown, context: string): MdmError;
 
   /**
+   * Run a statement that reads a whole table once (`getTableInfo`'s count, `textColumnsContainNul`'s
+   * query), on settings for that; by default as any other. SQLite turns its memory map off for it.
+   */
+  protected _readingOnce<T>(_session: TSession, read: () => Promise<T>): Promise<T> {
+    return read();
+  }
+
+  /**
    * SQL that is true when the text column (a quoted identifier) holds a NUL character, for
    * `textColumnsContainNul`; undefined (the default) when the engine cannot say.
    */
@@ -844,7 +852,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
         const entry = await this.engineEntryFor(engine);
         return this.withSession(entry, async (session) => {
           const columns = await this.requireColumns(session, tableName);
-          return { name: tableName, columns, rowCount: await this._countRows(session, tableName), columnCount: columns.length };
+          return { name: tableName, columns, rowCount: await this._readingOnce(session, () => this._countRows(session, tableName)), columnCount: columns.length };
         });
       },
       { table: String(tableName) },
@@ -1170,7 +1178,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
             predicates.push(`(${predicate})`);
           }
           if (predicates.length === 0) return false;
-          const found = await this._query(session, `SELECT 1 FROM ${quoteIdentifier(tableName)} WHERE ${predicates.join(" OR ")} LIMIT 1`, []);
+          const found = await this._readingOnce(session, () => this._query(session, `SELECT 1 FROM ${quoteIdentifier(tableName)} WHERE ${predicates.join(" OR ")} LIMIT 1`, []));
           return found.rows.length > 0;
         });
       },

@@ -144,11 +144,11 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
     }
   }
 
-  /** COUNT(*) reads every page of the table once: on one-pass settings, so a count does not map the file. */
-  protected override async _countRows(db: Connection, table: string): Promise<number> {
+  /** A count or a NUL scan reads every page of the table once: on one-pass settings, so it does not map the file. */
+  protected override async _readingOnce<T>(db: Connection, read: () => Promise<T>): Promise<T> {
     const restore = readOnePass(db);
     try {
-      return await super._countRows(db, table);
+      return await read();
     } finally {
       restore();
     }

@@ -188,7 +188,7 @@ describe("SqliteStorageBackend", () => {
   });
 
   // Mapped pages of the file count in the process's resident memory (RssFile), up to mmap_size.
-  it.skipIf(!existsSync("/proc/self/status"))("counts and reads with keepInCache: false do not map the file, and the connection's settings come back", async () => {
+  it.skipIf(!existsSync("/proc/self/status"))("counts, NUL queries and reads with keepInCache: false do not map the file, and the connection's settings come back", async () => {
     const { backend, home } = make();
     await backend.createDataset("big");
     const columns = [{ name: "id", type: "int64" as const }, { name: "t", type: "text" as const }];
@@ -204,6 +204,8 @@ describe("SqliteStorageBackend", () => {
     const pragma = async (name: string) => (await reader.query(`PRAGMA ${name}`, [], engine)).rows[0]![name];
     const before = rssFile();
     expect((await reader.getTableInfo("t", engine)).rowCount).toBe(80_000);
+    expect(await reader.textColumnsContainNul("t", ["t"], engine)).toBe(false);
+    expect(rssFile() - before).toBeLessThan(fileSize / 4);
     let rows = 0;
     for await (const b of reader.readBatches("t", { engine, keepInCache: false })) rows += b.rows.length;
     expect(rows).toBe(80_000);
