@@ -415,3 +415,38 @@ describe("inferColumns", () => {
     expect(() => inferColumns([{ m: true }, { m: "x" }])).toThrow(/"m"/);
   });
 });
+
+describe("plainDecimal's fast path", () => {
+  test("text already plain comes back as it is; every other text takes the full parse, with the same result", () => {
+    const plain = ["0", "7", "-7", "37.0001", "0.0000", "-0.5", "123456789012345678901234567890.123", "10", "-10.00"];
+    for (const text of plain) expect(plainDecimal(text)).toBe(text);
+    const other: Array<[string, string]> = [
+      ["-0", "0"], ["-0.000", "0.000"], ["007", "7"], ["+5", "5"], [".5", "0.5"], ["5.", "5"], ["1e3", "1000"], [" 12.50 ", "12.50"], ["00.10", "0.10"],
+    ];
+    for (const [text, expected] of other) expect(plainDecimal(text)).toBe(expected);
+    expect(() => plainDecimal("1.2.3")).toThrow(/Not a decimal number/);
+    expect(() => plainDecimal("-")).toThrow(/Not a decimal number/);
+    expect(() => plainDecimal("")).toThrow(/Not a decimal number/);
+    // Random texts: a leading space sends them through the full parse; both paths agree.
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    const chars = "0123456789-.";
+    for (let i = 0; i < 20_000; i++) {
+      let text = "";
+      for (let k = 1 + (next() % 8); k > 0; k--) text += chars[next() % chars.length];
+      let fast: string | Error;
+      let full: string | Error;
+      try {
+        fast = plainDecimal(text);
+      } catch (error) {
+        fast = error as Error;
+      }
+      try {
+        full = plainDecimal(` ${text}`);
+      } catch (error) {
+        full = error as Error;
+      }
+      if (typeof fast === "string" || typeof full === "string") expect(fast).toBe(full);
+    }
+  });
+});
