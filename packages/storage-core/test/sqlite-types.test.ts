@@ -57,6 +57,12 @@ describe("SQLite values", () => {
       expect(sqliteDateText(d)).toBe(d.toString());
       expect(sqliteParseDate(d.toString()).days).toBe(d.days);
     }
+    // Days that share a slot of the formatting cache (8,192 apart), in both orders and again: each its own text.
+    for (const base of [-800_000, -8192, -1, 0, 1, 19_000, 2_900_000]) {
+      for (const days of [base, base + 8192, base, base - 8192, base + 8192 * 3, base]) {
+        expect(sqliteDateText(new SqlDate(days))).toBe(new SqlDate(days).toString());
+      }
+    }
   });
 
   test("timestamp parsing accepts what pandas writes and checks the zone", () => {
