@@ -5,7 +5,6 @@ import { ErrorCodes, MdmError } from "./errors.js";
 import { MdmHome } from "./layout.js";
 import { normalizeDatasetName } from "./names.js";
 
-/** Suffixes of the files an engine keeps beside a database file. */
 /** Files beside a database: SQLite's WAL, shared memory and journal, DuckDB's WAL and its spill directory (`.tmp`). */
 const SIDECARS = ["-wal", "-shm", "-journal", ".wal", ".tmp"];
 
@@ -110,24 +109,31 @@ export abstract class FileStorageBackend<TEngine, TSession> extends BaseStorageB
     return names;
   }
 
-  protected override _stagingPath(datasetName: string, runId: string): string {
-    return join(this.home.datasetsDir, datasetName, `.${datasetName}.${this.extension}.staging-${runId}`);
+  /** A staging file's name before its run id: `.{name}.{extension}.staging-`. */
+  private stagingPrefix(datasetName: string): string {
+    return `.${datasetName}.${this.extension}.staging-`;
   }
 
-  /** Whether a database path is a migration's staging file (`.{name}.{extension}.staging-{runId}`). */
+  /** Whether `file` (a base name) is a staging file of the dataset: its prefix, then a run id. */
+  private isStagingFile(datasetName: string, file: string): boolean {
+    const prefix = this.stagingPrefix(datasetName);
+    return file.startsWith(prefix) && /^[a-z0-9]+$/.test(file.slice(prefix.length));
+  }
+
+  protected override _stagingPath(datasetName: string, runId: string): string {
+    return join(this.home.datasetsDir, datasetName, this.stagingPrefix(datasetName) + runId);
+  }
+
+  /** Whether a database path is a migration's staging file (`datasets/{name}/.{name}.{extension}.staging-{runId}`). */
   protected isStagingPath(path: string): boolean {
-    const file = basename(path);
-    const marker = `.${this.extension}.staging-`;
-    const at = file.lastIndexOf(marker);
-    return file.startsWith(".") && at > 0 && /^[a-z0-9]+$/.test(file.slice(at + marker.length));
+    return this.isStagingFile(basename(dirname(path)), basename(path));
   }
 
   protected override async _listStagingPaths(datasetName: string): Promise<string[]> {
     const dir = join(this.home.datasetsDir, normalizeDatasetName(datasetName));
     if (!existsSync(dir)) return [];
-    const prefix = `.${datasetName}.${this.extension}.staging-`;
     return readdirSync(dir)
-      .filter((f) => f.startsWith(prefix) && /^[a-z0-9]+$/.test(f.slice(prefix.length)))
+      .filter((f) => this.isStagingFile(datasetName, f))
       .map((f) => join(dir, f))
       .sort();
   }
