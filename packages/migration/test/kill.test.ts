@@ -13,10 +13,13 @@ const ROWS = 150_000;
 
 type Trigger = { phase: string; minRows?: number; table?: string };
 
-/** Run the child migration and SIGKILL it at the first progress line that matches the trigger. */
+/**
+ * Run the child migration and SIGKILL it at the first progress line that matches the trigger. The child
+ * waits after each line for a byte on stdin; it gets one only for the lines that do not match.
+ */
 function runAndKill(home: string, dataset: string, trigger: Trigger): Promise<{ killed: boolean; lines: string[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, home, dataset], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CHILD, home, dataset], { stdio: ["pipe", "pipe", "pipe"] });
     const lines: string[] = [];
     let killed = false;
     let buffer = "";
@@ -27,16 +30,20 @@ function runAndKill(home: string, dataset: string, trigger: Trigger): Promise<{ 
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
         lines.push(line);
-        const event = JSON.parse(line) as { phase?: string; rowsDone?: number; table?: string };
-        if (!killed && event.phase === trigger.phase && (trigger.minRows === undefined || (event.rowsDone ?? 0) >= trigger.minRows) && (trigger.table === undefined || event.table === trigger.table)) {
+        const event = JSON.parse(line) as { phase?: string; rowsDone?: number; table?: string; result?: unknown };
+        if (event.result !== undefined || killed) continue;
+        if (event.phase === trigger.phase && (trigger.minRows === undefined || (event.rowsDone ?? 0) >= trigger.minRows) && (trigger.table === undefined || event.table === trigger.table)) {
           killed = true;
           child.kill("SIGKILL");
+        } else {
+          child.stdin.write("\n");
         }
       }
     });
     let stderr = "";
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     child.on("error", reject);
+    child.stdin.on("error", () => undefined); // a write after the kill
     child.on("exit", (code, signal) => {
       if (!killed && code !== 0) reject(new Error(`child failed (${code ?? signal}): ${stderr}`));
       else resolve({ killed: killed && signal === "SIGKILL", lines });
