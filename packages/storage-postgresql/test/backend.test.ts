@@ -50,6 +50,31 @@ describe.skipIf(!serverAvailable)("PostgresqlStorageBackend, database per datase
     });
   }
 
+  it("decodes 20,000 numerics of PostgreSQL's making from COPY BINARY as numeric_out writes them", async () => {
+    await backend.createDataset("numerics");
+    const engine = await backend.getDatasetEngine("numerics");
+    await backend.writeBatches("numerics", [{ name: "k", type: "int64" }, { name: "u", type: "decimal" }], [], { engine });
+    // Every scale 0..29, magnitudes 10^-20..10^39, both signs, zeros with a scale, values whose last
+    // base-10000 group is cut by the scale, and a few NULLs.
+    await backend.executeQuery(
+      `INSERT INTO numerics SELECT g, CASE WHEN g % 97 = 0 THEN NULL WHEN g % 13 = 0 THEN round(0::numeric, g % 30)
+         ELSE round(((random() - 0.5) * 10 ^ (g % 60 - 20))::numeric, g % 30) END FROM generate_series(1, 20000) g`,
+      engine,
+    );
+    const expected = new Map((await backend.query("SELECT k, u::text AS t FROM numerics", [], engine)).rows.map((r) => [r.k, r.t]));
+    let read = 0;
+    let negative = 0;
+    for await (const batch of backend.readBatches("numerics", { engine, batchSize: 3000 })) {
+      for (const [k, u] of batch.rows) {
+        expect(u, `row ${String(k)}`).toBe(expected.get(k));
+        if (typeof u === "string" && u.startsWith("-")) negative++;
+        read++;
+      }
+    }
+    expect(read).toBe(20_000);
+    expect(negative).toBeGreaterThan(5000);
+  });
+
   it("reads through a cursor when asked (and for foreign types), the same values", async () => {
     const cursorOnly = new PostgresqlStorageBackend({ config: serverConfig({ database_prefix: prefix }), readFormat: "cursor" });
     try {
