@@ -18,7 +18,9 @@ import {
   normalizeDatasetName,
   type ColumnDef,
   type IStorageBackend,
+  type LogicalType,
   type Metadata,
+  type SpecialValue,
   type StorageEngine,
   type Value,
 } from "@mdm/storage-core";
@@ -71,23 +73,25 @@ const STAGING_COMMIT_ROWS = 100_000;
  * DuckDB or SQLite). Where the source cannot hold the value either (no NaN or -0.0 comes out of
  * SQLite), scanning would find nothing. The target's writer checks every value again while copying.
  */
+/** The special values (capability flags) a column of this type can hold. */
+const KINDS_BY_TYPE: Partial<Record<LogicalType, SpecialValue[]>> = {
+  float64: ["nan", "infinity", "negativeZero"],
+  text: ["nulInText"],
+  json: ["nulInJson"],
+};
+
+/** Special values the source can hold and the target cannot, for a column of this type. */
+function kindsToFind(source: IStorageBackend, target: IStorageBackend, type: LogicalType): SpecialValue[] {
+  return (KINDS_BY_TYPE[type] ?? []).filter((kind) => source.capabilities.values[kind] && !target.capabilities.values[kind]);
+}
+
+/** Columns whose values may not fit the target: special values it lacks, or decimals wider than it holds. */
 function columnsToScan(source: IStorageBackend, target: IStorageBackend, columns: ColumnDef[]): ColumnDef[] {
   const t = target.capabilities.values;
   const s = source.capabilities.values;
-  const lacks = (key: "nan" | "infinity" | "negativeZero" | "nulInText" | "nulInJson") => !t[key] && s[key];
   return columns.filter((c) => {
-    switch (c.type) {
-      case "float64":
-        return lacks("nan") || lacks("infinity") || lacks("negativeZero");
-      case "text":
-        return lacks("nulInText");
-      case "json":
-        return lacks("nulInJson");
-      case "decimal":
-        return Number.isFinite(t.maxDecimalPrecision) && (c.precision === undefined || c.precision > t.maxDecimalPrecision || s.maxDecimalPrecision > t.maxDecimalPrecision);
-      default:
-        return false;
-    }
+    if (c.type === "decimal") return Number.isFinite(t.maxDecimalPrecision) && (c.precision === undefined || c.precision > t.maxDecimalPrecision || s.maxDecimalPrecision > t.maxDecimalPrecision);
+    return kindsToFind(source, target, c.type).length > 0;
   });
 }
 
@@ -366,13 +370,23 @@ export class StorageMigrator {
   private async scanRepresentable(source: IStorageBackend, target: IStorageBackend, engine: StorageEngine, plan: TablePlan, batchSize: number, signal?: AbortSignal): Promise<void> {
     let columns = columnsToScan(source, target, plan.columns);
     if (columns.length === 0 || plan.rowCount === 0) return;
-    // Text columns are scanned for NULs only. When the source's engine says in one query that none holds
-    // one, they are not read here; when it finds one (or cannot ask), the rows are read to name the first.
-    const text = columns.filter((c) => c.type === "text");
-    if (text.length > 0 && (await source.textColumnsContainNul(plan.name, text.map((c) => c.name), engine)) === false) {
-      columns = columns.filter((c) => c.type !== "text");
-      if (columns.length === 0) return;
+    // A special value the target lacks is first asked of the source's engine, one query per kind. The
+    // columns it answers false for are not read here; when it finds one (or cannot ask), the rows are
+    // read to name the first offending row.
+    for (const type of new Set(columns.map((c) => c.type))) {
+      const ofType = columns.filter((c) => c.type === type);
+      const kinds = kindsToFind(source, target, type);
+      if (kinds.length === 0) continue;
+      let clean = true;
+      for (const kind of kinds) {
+        if ((await source.columnsContain(plan.name, ofType.map((c) => c.name), kind, engine)) !== false) {
+          clean = false;
+          break;
+        }
+      }
+      if (clean) columns = columns.filter((c) => c.type !== type);
     }
+    if (columns.length === 0) return;
     let row = 0;
     for await (const batch of source.readBatches(plan.name, { engine, columns: columns.map((c) => c.name), batchSize, signal, keepInCache: false })) {
       for (const values of batch.rows) {

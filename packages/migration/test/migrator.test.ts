@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DatasetRegistry, ErrorCodes, MdmHome, type ColumnDef, type IStorageBackend } from "@mdm/storage-core";
+import { DatasetRegistry, ErrorCodes, MdmHome, type ColumnDef, type IStorageBackend, type SpecialValue } from "@mdm/storage-core";
 import { StorageMigrator, orderTables, type MigrationProgress } from "../src/index.js";
 import { environment, type Env } from "./support/backends.js";
 import { ALL_TYPES, allTypesRow, fingerprint, rows, writeDataset } from "./support/dataset.js";
@@ -19,6 +19,24 @@ beforeEach(() => {
 afterEach(async () => {
   await env.cleanup();
 });
+
+/** Record what a backend's columnsContain answers, and count its readBatches calls. */
+function watch(backend: IStorageBackend): { asked: Array<[SpecialValue, boolean | undefined]>; reads: () => number } {
+  const asked: Array<[SpecialValue, boolean | undefined]> = [];
+  let reads = 0;
+  const ask = backend.columnsContain.bind(backend);
+  backend.columnsContain = async (...args) => {
+    const answer = await ask(...args);
+    asked.push([args[2], answer]);
+    return answer;
+  };
+  const read = backend.readBatches.bind(backend);
+  backend.readBatches = (...args) => {
+    reads++;
+    return read(...args);
+  };
+  return { asked, reads: () => reads };
+}
 
 function migrator(): StorageMigrator {
   return new StorageMigrator({ source, target, home: env.home, lockDir: join(env.home, "locks") });
@@ -145,19 +163,7 @@ describe("StorageMigrator", () => {
 
   it("asks the source's engine for NULs before PostgreSQL: none, and the rows are not scanned; one, and the first is named", async () => {
     const pg = env.make("postgresql", "new");
-    const asked: Array<boolean | undefined> = [];
-    const ask = source.textColumnsContainNul.bind(source);
-    source.textColumnsContainNul = async (...args) => {
-      const answer = await ask(...args);
-      asked.push(answer);
-      return answer;
-    };
-    let reads = 0;
-    const read = source.readBatches.bind(source);
-    source.readBatches = (...args) => {
-      reads++;
-      return read(...args);
-    };
+    const { asked, reads } = watch(source);
     const cols: ColumnDef[] = [{ name: "id", type: "int64" }, { name: "s", type: "text" }];
     for (const [name, third] of [["clean", "c"], ["nul", "c\0d"]] as const) {
       await source.createDataset(name);
@@ -166,13 +172,37 @@ describe("StorageMigrator", () => {
     const toPg = () => new StorageMigrator({ source, target: pg, home: null, lockDir: join(env.home, "locks") });
     const clean = await toPg().migrateDataset("clean");
     expect(clean.success).toBe(true);
-    expect(asked).toEqual([false]);
-    expect(reads).toBe(1); // the copy only
+    expect(asked).toEqual([["nulInText", false]]);
+    expect(reads()).toBe(1); // the copy only
     const refused = await toPg().migrateDataset("nul");
     expect(refused.error?.code).toBe(ErrorCodes.UNSUPPORTED_VALUE);
     expect(refused.error?.message).toMatch(/table "t", column "s", row 2/);
-    expect(asked).toEqual([false, true]);
+    expect(asked).toEqual([["nulInText", false], ["nulInText", true]]);
     expect(await pg.datasetExists("nul")).toBe(false);
+  });
+
+  it("asks a PostgreSQL source for -0.0 before DuckDB: none, and the rows are not scanned; one, and the first is named", async () => {
+    const pg = env.make("postgresql", "new");
+    const duck = env.make("duckdb", "new");
+    const { asked, reads } = watch(pg);
+    const cols: ColumnDef[] = [{ name: "id", type: "int64" }, { name: "x", type: "float64" }, { name: "y", type: "float64" }];
+    for (const [name, third] of [["plus_zero", 0], ["minus_zero", -0]] as const) {
+      await pg.createDataset(name);
+      await pg.writeBatches("t", cols, [[[0n, 1.5, 0], [1n, null, Number.NaN], [2n, 2.5, third], [3n, 3.5, -0]].slice(0, name === "plus_zero" ? 3 : 4)], { engine: await pg.getDatasetEngine(name) });
+    }
+    const toDuck = () => new StorageMigrator({ source: pg, target: duck, home: null, lockDir: join(env.home, "locks") });
+    const clean = await toDuck().migrateDataset("plus_zero");
+    expect(clean.error).toBeNull();
+    expect(asked).toEqual([["negativeZero", false]]);
+    expect(reads()).toBe(1); // the copy only: no scan of the rows
+    const read0 = await duck.readTable("t", { engine: await duck.getDatasetEngine("plus_zero"), orderBy: ["id"] });
+    expect(Object.is(read0.rows[2]?.y, 0)).toBe(true);
+    expect(Number.isNaN(read0.rows[1]?.y)).toBe(true);
+    const refused = await toDuck().migrateDataset("minus_zero");
+    expect(refused.error?.code).toBe(ErrorCodes.UNSUPPORTED_VALUE);
+    expect(refused.error?.message).toMatch(/table "t", column "y", row 2/);
+    expect(asked).toEqual([["negativeZero", false], ["negativeZero", true]]);
+    expect(await duck.datasetExists("minus_zero")).toBe(false);
   });
 
   it("lets only one of two concurrent migrations of the same dataset run; the other fails with MDM_LOCKED", async () => {

@@ -19,6 +19,7 @@ import type {
   QueryResult,
   ReadOptions,
   RowBatch,
+  SpecialValue,
   StorageEngine,
   StreamReadOptions,
   StreamWriteOptions,
@@ -26,6 +27,7 @@ import type {
   Value,
   WriteOptions,
 } from "./types.js";
+import { SPECIAL_VALUE_TYPES } from "./types.js";
 import { columnNormalizer, type ValueNormalizer } from "./values.js";
 
 /** A FIFO lock: one holder at a time, in call order. */
@@ -195,7 +197,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
   protected abstract _mapError(error: unknown, context: string): MdmError;
 
   /**
-   * Run a statement that reads a whole table once (`getTableInfo`'s count, `textColumnsContainNul`'s
+   * Run a statement that reads a whole table once (`getTableInfo`'s count, `columnsContain`'s
    * query), on settings for that; by default as any other. SQLite turns its memory map off for it.
    */
   protected _readingOnce<T>(_session: TSession, read: () => Promise<T>): Promise<T> {
@@ -203,10 +205,11 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
   }
 
   /**
-   * SQL that is true when the text column (a quoted identifier) holds a NUL character, for
-   * `textColumnsContainNul`; undefined (the default) when the engine cannot say.
+   * SQL that is true for a value of the column (a quoted identifier) that is a special value of `kind`,
+   * for `columnsContain`; undefined (the default) when the engine cannot say. Asked only for kinds the
+   * backend holds (`capabilities.values[kind]`).
    */
-  protected _nulInTextSql(_column: string): string | undefined {
+  protected _containsSql(_column: string, _kind: SpecialValue): string | undefined {
     return undefined;
   }
 
@@ -1157,23 +1160,29 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
     cached.write(value);
   }
 
-  textColumnsContainNul(tableName: string, columns: string[], engine?: StorageEngine): Promise<boolean | undefined> {
+  columnsContain(tableName: string, columns: string[], kind: SpecialValue, engine?: StorageEngine): Promise<boolean | undefined> {
     return this.run(
-      "text_contains_nul",
+      "columns_contain",
       async () => {
         validateIdentifier(tableName, "table");
+        const type = Object.hasOwn(SPECIAL_VALUE_TYPES, kind) ? SPECIAL_VALUE_TYPES[kind] : undefined;
+        if (type === undefined) {
+          throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Unknown kind of value ${JSON.stringify(kind)}; expected one of ${Object.keys(SPECIAL_VALUE_TYPES).join(", ")}`);
+        }
         const entry = await this.engineEntryFor(engine);
         return this.withSession(entry, async (session) => {
           const all = await this.requireColumns(session, tableName);
           const predicates: string[] = [];
           for (const name of columns) {
             const column = all.find((c) => c.name === name);
-            if (!column || column.type !== "text") {
-              throw new MdmError(column ? ErrorCodes.INVALID_ARGUMENT : ErrorCodes.COLUMN_NOT_FOUND, `${JSON.stringify(name)} is not a text column of table ${JSON.stringify(tableName)}`, {
+            if (!column || column.type !== type) {
+              throw new MdmError(column ? ErrorCodes.INVALID_ARGUMENT : ErrorCodes.COLUMN_NOT_FOUND, `${JSON.stringify(name)} is not a ${type} column of table ${JSON.stringify(tableName)}`, {
                 details: { table: tableName, column: name },
               });
             }
-            const predicate = this._nulInTextSql(quoteIdentifier(column.name));
+            // A value the backend cannot hold was refused when it was written: no query needed.
+            if (!this.capabilities.values[kind]) continue;
+            const predicate = this._containsSql(quoteIdentifier(column.name), kind);
             if (predicate === undefined) return undefined;
             predicates.push(`(${predicate})`);
           }
@@ -1182,7 +1191,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
           return found.rows.length > 0;
         });
       },
-      { table: String(tableName) },
+      { table: String(tableName), kind: String(kind) },
     );
   }
 

@@ -14,6 +14,7 @@ import type {
   Metadata,
   ReadOptions,
   RowBatch,
+  SpecialValue,
   StorageEngine,
   StreamReadOptions,
   StreamWriteOptions,
@@ -147,11 +148,13 @@ export interface IStorageBackend {
   /** Throws MDM_UNSUPPORTED_VALUE when this backend cannot hold the value exactly in that column. */
   checkValue(column: ColumnDef, value: Value): void;
   /**
-   * Whether any value of these text columns holds a NUL character, asked of the engine in one query
-   * instead of streaming the rows; `undefined` when the backend cannot ask it that way (read the rows).
-   * A migration's preflight uses it before scanning for values PostgreSQL cannot hold.
+   * Whether any value of these columns is a special value of `kind` (NaN, an infinity or -0.0 in float64
+   * columns; a NUL character in text), asked of the engine in one query instead of streaming the rows.
+   * `false` without a query when the backend cannot hold such a value at all; `undefined` when it cannot
+   * ask that way (read the rows). A migration's preflight asks it before scanning for values the target
+   * cannot hold.
    */
-  textColumnsContainNul(tableName: string, columns: string[], engine?: StorageEngine): Promise<boolean | undefined>;
+  columnsContain(tableName: string, columns: string[], kind: SpecialValue, engine?: StorageEngine): Promise<boolean | undefined>;
 
   // --- maintenance and files -----------------------------------------------------------------
   /** VACUUM/ANALYZE/CHECKPOINT as the engine offers. */

@@ -102,6 +102,21 @@ export interface QueryResult {
   rows: Value[][];
 }
 
+/**
+ * A kind of value not every backend holds: the boolean flags of `BackendCapabilities.values`. NaN,
+ * an infinity and -0.0 live in float64 columns, a NUL character in text, a `\u0000` escape in JSON.
+ */
+export type SpecialValue = "nan" | "infinity" | "negativeZero" | "nulInText" | "nulInJson";
+
+/** The column type each special value lives in. */
+export const SPECIAL_VALUE_TYPES: Readonly<Record<SpecialValue, LogicalType>> = {
+  nan: "float64",
+  infinity: "float64",
+  negativeZero: "float64",
+  nulInText: "text",
+  nulInJson: "json",
+};
+
 /** Capabilities a backend declares; the conformance suite checks behaviour against them. */
 export interface BackendCapabilities {
   /** Values this backend holds exactly. A value it cannot hold is refused with MDM_UNSUPPORTED_VALUE. */

@@ -12,6 +12,7 @@ import {
   type FileFormat,
   type IfExists,
   type SelectPlan,
+  type SpecialValue,
   type Value,
 } from "@mdm/storage-core";
 import { resultBatches } from "./chunks.js";
@@ -128,9 +129,12 @@ export class DuckdbStorageBackend extends DuckdbFileBackend<DuckdbStorageEngine,
     yield* resultBatches(result, plan.batchSize, signal);
   }
 
-  /** DuckDB's VARCHAR keeps NULs; the query runs on its threads instead of streaming the rows to Node. */
-  protected override _nulInTextSql(column: string): string {
-    return `strpos(${column}, chr(0)) > 0`;
+  /** DuckDB's VARCHAR keeps NULs, its DOUBLE NaN and infinities; the query runs on its threads instead of streaming the rows to Node. */
+  protected override _containsSql(column: string, kind: SpecialValue): string | undefined {
+    if (kind === "nulInText") return `strpos(${column}, chr(0)) > 0`;
+    if (kind === "nan") return `isnan(${column})`;
+    if (kind === "infinity") return `isinf(${column})`;
+    return undefined;
   }
 
   protected override async _optimize(session: PooledSession): Promise<void> {

@@ -36,6 +36,7 @@ import {
   type PostgresqlConfig,
   type QueryResult,
   type SelectPlan,
+  type SpecialValue,
   type Value,
 } from "@mdm/storage-core";
 import { copyBatchesIn, type CopyFormat } from "./copy-writer.js";
@@ -423,6 +424,14 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
 
   protected override _valueChecker(column: ColumnDef): ((value: Value) => void) | undefined {
     return pgValueChecker(column);
+  }
+
+  /** float8 keeps NaN (equal to itself here), the infinities and -0.0 (which equals 0 and prints as "-0"). */
+  protected override _containsSql(column: string, kind: SpecialValue): string | undefined {
+    if (kind === "nan") return `${column} = 'NaN'::float8`;
+    if (kind === "infinity") return `${column} IN ('Infinity'::float8, '-Infinity'::float8)`;
+    if (kind === "negativeZero") return `${column} = 0 AND ${column}::text = '-0'`;
+    return undefined;
   }
 
   protected override async _optimize(session: pg.PoolClient): Promise<void> {

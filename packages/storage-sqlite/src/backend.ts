@@ -27,6 +27,7 @@ import {
   type SqliteConfig,
   type SqlitePragma,
   type SqliteStoredValue,
+  type SpecialValue,
   type Value,
 } from "@mdm/storage-core";
 import { readOnePass, type Connection } from "./connection.js";
@@ -200,9 +201,14 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
     if (db.inTransaction) db.exec("ROLLBACK");
   }
 
-  /** The text's bytes hold a zero byte (SQLite keeps text with NULs whole; `instr` on text would stop at the NUL). */
-  protected override _nulInTextSql(column: string): string {
-    return `instr(CAST(${column} AS BLOB), x'00') > 0`;
+  /**
+   * A NUL: the text's bytes hold a zero byte (SQLite keeps text with NULs whole; `instr` on the text
+   * would stop at the NUL). An infinity: ±9e999 is how SQLite spells it. NaN and -0.0 it does not hold.
+   */
+  protected override _containsSql(column: string, kind: SpecialValue): string | undefined {
+    if (kind === "nulInText") return `instr(CAST(${column} AS BLOB), x'00') > 0`;
+    if (kind === "infinity") return `${column} IN (9e999, -9e999)`;
+    return undefined;
   }
 
   protected override _valueChecker(column: ColumnDef): ((value: Value) => void) | undefined {

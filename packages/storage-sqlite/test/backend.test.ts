@@ -204,7 +204,7 @@ describe("SqliteStorageBackend", () => {
     const pragma = async (name: string) => (await reader.query(`PRAGMA ${name}`, [], engine)).rows[0]![name];
     const before = rssFile();
     expect((await reader.getTableInfo("t", engine)).rowCount).toBe(80_000);
-    expect(await reader.textColumnsContainNul("t", ["t"], engine)).toBe(false);
+    expect(await reader.columnsContain("t", ["t"], "nulInText", engine)).toBe(false);
     expect(rssFile() - before).toBeLessThan(fileSize / 4);
     let rows = 0;
     for await (const b of reader.readBatches("t", { engine, keepInCache: false })) rows += b.rows.length;

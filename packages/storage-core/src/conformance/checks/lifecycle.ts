@@ -46,7 +46,7 @@ export function everyAsyncCall(backend: IStorageBackend, engine: StorageEngine, 
     ["publishStaging", () => backend.publishStaging(path, "another", { replace: true })],
     ["optimize", () => backend.optimize(engine)],
     ["getDatabaseSize", () => backend.getDatabaseSize(engine)],
-    ["textColumnsContainNul", () => backend.textColumnsContainNul("train", [], engine)],
+    ["columnsContain", () => backend.columnsContain("train", [], "nulInText", engine)],
     ["importFile", () => backend.importFile("imported", "/nonexistent/file.csv", "csv", { engine })],
     ["exportFile", () => backend.exportFile("train", "/nonexistent/file.csv", "csv", { engine })],
   ];

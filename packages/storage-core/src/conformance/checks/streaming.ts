@@ -1,6 +1,6 @@
 import { ErrorCodes } from "../../errors.js";
 import { type IStorageBackend } from "../../interface.js";
-import { type ColumnDef, type RowBatch, type StorageEngine, type Value } from "../../types.js";
+import { type ColumnDef, type RowBatch, type SpecialValue, type StorageEngine, type Value } from "../../types.js";
 import { check, checkDeepEqual, checkEqual, checkRows, drain, rejectsWith } from "../assert.js";
 import { NUMBERED_COLUMNS, byFirstColumn, defineCheck, numberedRows, openDataset, typesOf, type ConformanceCheck } from "./support.js";
 
@@ -287,21 +287,39 @@ export const streamingChecks: ConformanceCheck[] = [
     const back = await backend.readTable("wide", { engine, orderBy: ["c0"] });
     checkRows(wide, back.rows.map((row) => wide.map((c) => row[c.name] as Value)), wideRows, "rows of the wide table read back");
   }),
-  defineCheck(G, "textColumnsContainNul finds a NUL in text columns, or answers undefined when it cannot ask", async (backend) => {
+  defineCheck(G, "columnsContain finds NaN, infinities, -0.0 and NULs, answers false for values the backend cannot hold, or undefined when it cannot ask", async (backend) => {
     const engine = await openDataset(backend);
-    const columns: ColumnDef[] = [{ name: "id", type: "int64" }, { name: "a", type: "text" }, { name: "b", type: "text" }];
-    await backend.writeBatches("texts", columns, [[[1n, "x", "y"], [2n, null, ""], [3n, "é", "\\0 is not a NUL"]]], { engine });
-    const clean = await backend.textColumnsContainNul("texts", ["a", "b"], engine);
-    check(clean === false || clean === undefined, `no NUL in the table: expected false or undefined, got ${String(clean)}`);
-    checkEqual(await backend.textColumnsContainNul("texts", [], engine), false, "no columns to ask about");
-    if (backend.capabilities.values.nulInText) {
-      await backend.writeBatches("texts", columns, [[[4n, "ok", "p\0q"]]], { engine, ifExists: "append" });
-      checkEqual(await backend.textColumnsContainNul("texts", ["a", "b"], engine), clean === undefined ? undefined : true, "a NUL in column b");
-      checkEqual(await backend.textColumnsContainNul("texts", ["a"], engine), clean === undefined ? undefined : false, "column a alone");
+    const columns: ColumnDef[] = [{ name: "id", type: "int64" }, { name: "a", type: "text" }, { name: "b", type: "text" }, { name: "x", type: "float64" }, { name: "y", type: "float64" }];
+    // Near misses: a backslash-zero that is not a NUL, 0.0 beside -0.0, the largest finite double.
+    await backend.writeBatches("specials", columns, [[[1n, "x", "y", 0, 1.5], [2n, null, "", null, Number.MAX_VALUE], [3n, "é", "\\0 is not a NUL", -1e-300, -Number.MAX_VALUE]]], { engine });
+    // Each kind goes into the second column of its pair; the first keeps its near miss.
+    const offending: Array<[SpecialValue, [string, string], Value]> = [
+      ["nulInText", ["a", "b"], "p\0q"],
+      ["nan", ["x", "y"], Number.NaN],
+      ["infinity", ["x", "y"], Number.NEGATIVE_INFINITY],
+      ["negativeZero", ["x", "y"], -0],
+    ];
+    let id = 10n;
+    for (const [kind, names, value] of offending) {
+      const column = names[1];
+      const clean = await backend.columnsContain("specials", names, kind, engine);
+      if (!backend.capabilities.values[kind]) {
+        checkEqual(clean, false, `${kind}, which the backend does not hold`);
+        continue;
+      }
+      check(clean === false || clean === undefined, `${kind} in a table without one: expected false or undefined, got ${String(clean)}`);
+      checkEqual(await backend.columnsContain("specials", [], kind, engine), false, `${kind} in no columns`);
+      const row: Value[] = [id++, "ok", "ok", 2, 2];
+      row[columns.findIndex((c) => c.name === column)] = value;
+      await backend.writeBatches("specials", columns, [[row]], { engine, ifExists: "append" });
+      checkEqual(await backend.columnsContain("specials", names, kind, engine), clean === undefined ? undefined : true, `${kind} in column ${column}`);
+      checkEqual(await backend.columnsContain("specials", [names[0]], kind, engine), clean === undefined ? undefined : false, `${kind} in column ${names[0]} alone`);
     }
-    await rejectsWith(() => backend.textColumnsContainNul("texts", ["missing"], engine), ErrorCodes.COLUMN_NOT_FOUND, "a missing column");
-    await rejectsWith(() => backend.textColumnsContainNul("texts", ["id"], engine), ErrorCodes.INVALID_ARGUMENT, "an int64 column");
-    await rejectsWith(() => backend.textColumnsContainNul("nothing_here", ["a"], engine), ErrorCodes.TABLE_NOT_FOUND, "a missing table");
+    await rejectsWith(() => backend.columnsContain("specials", ["missing"], "nulInText", engine), ErrorCodes.COLUMN_NOT_FOUND, "a missing column");
+    await rejectsWith(() => backend.columnsContain("specials", ["id"], "nulInText", engine), ErrorCodes.INVALID_ARGUMENT, "an int64 column asked for NULs");
+    await rejectsWith(() => backend.columnsContain("specials", ["a"], "nan", engine), ErrorCodes.INVALID_ARGUMENT, "a text column asked for NaN");
+    await rejectsWith(() => backend.columnsContain("specials", ["x"], "bogus" as SpecialValue, engine), ErrorCodes.INVALID_ARGUMENT, "an unknown kind");
+    await rejectsWith(() => backend.columnsContain("nothing_here", ["a"], "nulInText", engine), ErrorCodes.TABLE_NOT_FOUND, "a missing table");
   }),
 ];
 
