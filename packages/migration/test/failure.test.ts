@@ -80,7 +80,8 @@ describe("a failure in the middle of a table", () => {
     const result = await new StorageMigrator({ source: cutSource, target, home: null }).migrateDataset("cut", { batchSize: 1000, overwrite: true });
     expect(terminated).toBeGreaterThan(0);
     expect(result.success).toBe(false);
-    expect(result.error?.code).not.toBe(ErrorCodes.INTERNAL);
+    expect(result.error?.code).toBe(ErrorCodes.CONNECTION_FAILED);
+    expect(result.error?.message).toMatch(/^Lost the connection to PostgreSQL/);
     expect(await fingerprint(target, "cut")).toEqual(before);
     expect((await target.getMetadata("cut")).keep).toBe("me");
     expect(await target.listStagingPaths("cut")).toEqual([]);

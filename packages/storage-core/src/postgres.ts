@@ -646,6 +646,11 @@ export function mapPostgresError(error: unknown, context: string, where: PgError
     [ErrorCodes.DATABASE_NOT_FOUND]: "PostgreSQL database not found",
     [ErrorCodes.TIMEOUT]: "PostgreSQL timeout",
   };
+  // A session the server ended (administrator command, crash shutdown) or a socket reset mid-query is a
+  // connection lost, not one that could not be made.
+  if (code === ErrorCodes.CONNECTION_FAILED && (sqlstate === "57P01" || sqlstate === "57P02" || /Connection terminated unexpectedly|ECONNRESET|EPIPE/.test(`${sqlstate ?? ""} ${raw}`))) {
+    lead[code] = "Lost the connection to PostgreSQL";
+  }
   const head = lead[code] ? `${lead[code]}${target ? ` (${target})` : ""}` : context;
   const message = redactSecrets(`${head}: ${raw}${e.detail ? ` (${e.detail})` : ""}`, secrets);
   const details: Record<string, unknown> = { context };

@@ -180,6 +180,21 @@ describe("PostgreSQL connections and errors", () => {
       expect(mapped.cause).toBeUndefined();
     }
   });
+
+  test("a connection that could not be made and one that was lost say so", () => {
+    const map = (error: object) => mapPostgresError(Object.assign(new Error((error as { message: string }).message), error), "query", { host: "h", port: 5432 });
+    const refused = map({ code: "ECONNREFUSED", message: "connect ECONNREFUSED 127.0.0.1:1" });
+    expect(refused.message).toMatch(/^Cannot connect to PostgreSQL \(h:5432\)/);
+    for (const lost of [
+      { code: "57P01", severity: "FATAL", message: "terminating connection due to administrator command" },
+      { message: "Connection terminated unexpectedly" },
+      { code: "ECONNRESET", message: "read ECONNRESET" },
+    ]) {
+      const mapped = map(lost);
+      expect(mapped.code).toBe(ErrorCodes.CONNECTION_FAILED);
+      expect(mapped.message).toMatch(/^Lost the connection to PostgreSQL \(h:5432\)/);
+    }
+  });
 });
 
 describe("pgConnectionLost", () => {
