@@ -16,6 +16,7 @@ import {
   isMdmError,
   isStorageBackend,
   normalizeDatasetName,
+  SPECIAL_VALUE_TYPES,
   type ColumnDef,
   type IStorageBackend,
   type LogicalType,
@@ -67,25 +68,20 @@ interface TablePlan {
  */
 const STAGING_COMMIT_ROWS = 100_000;
 
+/** Special values (capability flags) the source can hold and the target cannot, for a column of this type. */
+function kindsToFind(source: IStorageBackend, target: IStorageBackend, type: LogicalType): SpecialValue[] {
+  return (Object.keys(SPECIAL_VALUE_TYPES) as SpecialValue[]).filter(
+    (kind) => SPECIAL_VALUE_TYPES[kind] === type && source.capabilities.values[kind] && !target.capabilities.values[kind],
+  );
+}
+
 /**
  * Which columns' values the target might refuse: those of a kind the target cannot hold and the
  * source can (a NUL in text from SQLite or DuckDB to PostgreSQL, -0.0 or NaN from PostgreSQL to
- * DuckDB or SQLite). Where the source cannot hold the value either (no NaN or -0.0 comes out of
- * SQLite), scanning would find nothing. The target's writer checks every value again while copying.
+ * DuckDB or SQLite), and decimals wider than the target holds. Where the source cannot hold the value
+ * either (no NaN or -0.0 comes out of SQLite), scanning would find nothing. The target's writer checks
+ * every value again while copying.
  */
-/** The special values (capability flags) a column of this type can hold. */
-const KINDS_BY_TYPE: Partial<Record<LogicalType, SpecialValue[]>> = {
-  float64: ["nan", "infinity", "negativeZero"],
-  text: ["nulInText"],
-  json: ["nulInJson"],
-};
-
-/** Special values the source can hold and the target cannot, for a column of this type. */
-function kindsToFind(source: IStorageBackend, target: IStorageBackend, type: LogicalType): SpecialValue[] {
-  return (KINDS_BY_TYPE[type] ?? []).filter((kind) => source.capabilities.values[kind] && !target.capabilities.values[kind]);
-}
-
-/** Columns whose values may not fit the target: special values it lacks, or decimals wider than it holds. */
 function columnsToScan(source: IStorageBackend, target: IStorageBackend, columns: ColumnDef[]): ColumnDef[] {
   const t = target.capabilities.values;
   const s = source.capabilities.values;
