@@ -1,3 +1,4 @@
+import { totalmem } from "node:os";
 import { ErrorCodes, MdmError, type DuckdbConfig } from "@mdm/storage-core";
 
 /** DuckDB settings of a backend (the `database.duckdb` section of mdm.yaml). */
@@ -11,7 +12,8 @@ export interface DuckdbSettings {
   /** READ_ONLY opens files read-only (no write is possible, several processes may read). */
   accessMode?: DuckdbConfig["access_mode"];
   /**
-   * `memory_limit` of a migration's staging database (default {@link DEFAULT_STAGING_MEMORY_LIMIT}).
+   * `memory_limit` of a migration's staging database (default {@link DEFAULT_STAGING_MEMORY_LIMIT}, or
+   * `memoryLimit` when that is smaller).
    * Its rows are written once and read once by verification, so DuckDB's cache of them only grows
    * the process: with the 8GB limit, a copy kept every block it wrote.
    */
@@ -43,9 +45,28 @@ function memoryLimit(value: string, key: string): string {
   return value.trim();
 }
 
-/** The configuration of a migration's staging database: the backend's, with the staging memory limit. */
+const UNIT_BYTES: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
+
+/** Bytes of a checked `memory_limit` as DuckDB reads it (MB = 10^6, MiB = 2^20, no unit = bytes, % of RAM). */
+function memoryLimitBytes(value: string): number {
+  const percent = /^(\d+(?:\.\d+)?)%$/.exec(value);
+  if (percent) return (Number(percent[1]) / 100) * totalmem();
+  const [, amount, unit] = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value) as RegExpExecArray;
+  return Number(amount) * (UNIT_BYTES[(unit || "b").toLowerCase()] as number);
+}
+
+/**
+ * The configuration of a migration's staging database: the backend's, with the staging memory limit.
+ * Without an explicit `stagingMemoryLimit`, a `memoryLimit` below the default is kept: staging never
+ * gets more memory than the user gave DuckDB.
+ */
 export function stagingInstanceOptions(settings: DuckdbSettings): Record<string, string> {
-  return { ...instanceOptions(settings), memory_limit: memoryLimit(settings.stagingMemoryLimit ?? DEFAULT_STAGING_MEMORY_LIMIT, "stagingMemoryLimit") };
+  const options = instanceOptions(settings);
+  let limit = memoryLimit(settings.stagingMemoryLimit ?? DEFAULT_STAGING_MEMORY_LIMIT, "stagingMemoryLimit");
+  if (settings.stagingMemoryLimit === undefined && options.memory_limit !== undefined && memoryLimitBytes(options.memory_limit) < memoryLimitBytes(limit)) {
+    limit = options.memory_limit;
+  }
+  return { ...options, memory_limit: limit };
 }
 
 /**

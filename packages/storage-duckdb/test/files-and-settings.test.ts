@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { DuckDBInstance } from "@duckdb/node-api";
 import { defaultConfig, isMdmError } from "@mdm/storage-core";
-import { DuckdbStorageBackend, backendFactory, openInstanceCount, type DuckdbSettings } from "../src/index.js";
+import { DuckdbStorageBackend, backendFactory, openInstanceCount, stagingInstanceOptions, type DuckdbSettings } from "../src/index.js";
 import { tempHome } from "./helpers.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -125,6 +125,18 @@ describe("settings", () => {
     }
     expect(n).toBe(40_000);
     expect(() => backendIn(home(), { stagingMemoryLimit: "lots" })).toThrow(/duckdb.stagingMemoryLimit must look like "8GB"/);
+  });
+
+  test("staging never gets more memory than memoryLimit gives DuckDB, unless stagingMemoryLimit says so", () => {
+    const staging = (settings: Parameters<typeof stagingInstanceOptions>[0]) => stagingInstanceOptions(settings).memory_limit;
+    expect(staging({})).toBe("32MB");
+    expect(staging({ memoryLimit: "8GB" })).toBe("32MB");
+    expect(staging({ memoryLimit: "16MB" })).toBe("16MB");
+    expect(staging({ memoryLimit: "31MiB" })).toBe("32MB"); // 32.5 MB: more than 32MB
+    expect(staging({ memoryLimit: "30MiB" })).toBe("30MiB"); // 31.5 MB
+    expect(staging({ memoryLimit: "20000000" })).toBe("20000000");
+    expect(staging({ memoryLimit: "0.000001%" })).toBe("0.000001%");
+    expect(staging({ memoryLimit: "16MB", stagingMemoryLimit: "64MB" })).toBe("64MB");
   });
 
   test("the backend factory reads database.duckdb of mdm.yaml", async () => {
