@@ -7,13 +7,26 @@ import { adminClient, createScratchDatabase, dropPrefixedDatabases, serverAvaila
 
 const prefix = uniquePrefix();
 
-async function backendPids(applicationName: string): Promise<number[]> {
+/** Sessions of an application; with `running`, only those running a statement that starts with it. */
+async function backendPids(applicationName: string, running?: string): Promise<number[]> {
   const admin = await adminClient();
   try {
-    const { rows } = await admin.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE application_name = $1", [applicationName]);
+    const { rows } = await admin.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND ($2::text IS NULL OR (state = 'active' AND starts_with(query, $2)))",
+      [applicationName, running ?? null],
+    );
     return rows.map((r) => r.pid);
   } finally {
     await admin.end();
+  }
+}
+
+/** Poll until `ready()` holds (every 25 ms, at most 10 s): a fixed sleep is a race on a loaded machine. */
+async function until(ready: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await ready())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 
@@ -67,10 +80,14 @@ describe.skipIf(!serverAvailable)("pooling", () => {
       await backend.createDataset("victim");
       const engine = await backend.getDatasetEngine("victim");
       await Promise.all(Array.from({ length: 3 }, () => backend.query("SELECT pg_sleep(0.05)", [], engine)));
+      const pool = (await backend.getConnection(engine)) as pg.Pool;
+      expect(pool.totalCount).toBeGreaterThanOrEqual(3);
       const pids = await backendPids(app);
       expect(pids.length).toBeGreaterThanOrEqual(3);
       await terminate(pids);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The dataset's pool drops each killed client on its error event (other pools of the backend,
+      // such as the maintenance database's, count in poolErrors too).
+      await until(() => pool.totalCount === 0, "the pool to drop its killed clients");
       // Still alive (an unhandled 'error' would have crashed the worker), errors recorded, and working again.
       expect(backend.poolErrors).toBeGreaterThanOrEqual(3);
       expect(backend.getMetrics().find((m) => m.operation === "storage.pool_error")?.errors).toBe(backend.poolErrors);
@@ -87,8 +104,10 @@ describe.skipIf(!serverAvailable)("pooling", () => {
       await backend.createDataset("victim_legacy");
       const engine = await backend.getDatasetEngine("victim_legacy");
       await Promise.all(Array.from({ length: 3 }, () => backend.query("SELECT pg_sleep(0.05)", [], engine)));
+      const pool = (await backend.getConnection(engine)) as pg.Pool;
+      expect(pool.totalCount).toBeGreaterThanOrEqual(3);
       await terminate(await backendPids(app));
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      await until(() => pool.totalCount === 0, "the pool to drop its three killed clients");
       expect((await backend.query("SELECT 1 AS one", [], engine)).rows).toEqual([{ one: 1n }]);
     } finally {
       await backend.close();
@@ -107,8 +126,9 @@ describe.skipIf(!serverAvailable)("pooling", () => {
         () => undefined,
         (error: unknown) => error,
       );
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      await terminate(await backendPids(app));
+      let sleeping: number[] = [];
+      await until(async () => (sleeping = await backendPids(app, "SELECT pg_sleep(5)")).length === 1, "the query to be running");
+      await terminate(sleeping);
       expect(await reading).toMatchObject({ code: ErrorCodes.CONNECTION_FAILED });
       expect((await backend.query("SELECT 2 AS two", [], engine)).rows).toEqual([{ two: 2n }]);
     } finally {
