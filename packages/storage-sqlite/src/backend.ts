@@ -32,6 +32,7 @@ import {
 } from "@mdm/storage-core";
 import { readOnePass, type Connection } from "./connection.js";
 import { ConnectionSet } from "./engine.js";
+import { keysetBatches, readsWholeTable, rowidName } from "./keyset-reader.js";
 
 export interface SqliteBackendOptions extends FileBackendOptions {
   /** `database.sqlite` of mdm.yaml: PRAGMAs and busy_timeout (defaults in the README). */
@@ -138,6 +139,12 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
     const { sql, params } = sqliteSelect(plan);
     const restore = plan.keepInCache ? undefined : readOnePass(db);
     try {
+      // A whole table in keyset pages (one call into SQLite per batch); anything else in one statement.
+      const key = readsWholeTable(plan) ? rowidName(db, plan.table) : undefined;
+      if (key !== undefined) {
+        yield* keysetBatches(db, plan, key);
+        return;
+      }
       const rows = db.prepare(sql).raw(true).safeIntegers(true).iterate(params) as IterableIterator<SqliteStoredValue[]>;
       yield* sqliteRowBatches(rows, plan.columns, plan.table, plan.batchSize);
     } finally {
