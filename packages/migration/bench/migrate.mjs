@@ -8,7 +8,7 @@
 // boolean, date, timestamp; a few NULLs) is written once into a SQLite, a DuckDB and a PostgreSQL
 // dataset (not timed). Then, for each pair, each in its own child process so peak RSS
 // (process.resourceUsage().maxRSS at the end of the child) belongs to that run alone:
-//   - plain: a hand-written read-then-write loop (better-sqlite3 iterate() with safeIntegers / DuckDB
+//   - plain: a hand-written read-then-write loop (better-sqlite3 keyset pages with all() and safeIntegers / DuckDB
 //     streaming chunks / pg COPY TO STDOUT for reading; DuckDB data-chunk Appender / pg COPY FROM STDIN for
 //     writing; no staging, no verification);
 //   - ours, verify "none" and verify "checksum": StorageMigrator.migrateDataset with the new backends.
@@ -183,12 +183,23 @@ function unesc(s) {
   return s.replace(/\\(.)/g, (_, c) => ({ t: "\t", n: "\n", r: "\r", "\\": "\\" })[c] ?? c);
 }
 
-/** Rows of a SQLite table as better-sqlite3 gives them: raw arrays, INTEGER as bigint. */
+/**
+ * Rows of a SQLite table as better-sqlite3 gives them: raw arrays, INTEGER as bigint (and the rowid
+ * last, which the loops do not look at). Read in keyset pages of CHUNK rows with all(), the fastest
+ * plain read we know (faster than iterate(); see the SQLite README's benchmark).
+ */
 function* sqliteRows(path) {
   const Database = requireFrom("storage-sqlite")("better-sqlite3");
   const db = new Database(path, { readonly: true });
   try {
-    yield* db.prepare(`SELECT * FROM "${TABLE}"`).raw(true).safeIntegers(true).iterate();
+    const page = db.prepare(`SELECT *, rowid FROM "${TABLE}" WHERE rowid > ? ORDER BY rowid LIMIT ${CHUNK}`).raw(true).safeIntegers(true);
+    let last = -(2n ** 63n);
+    for (;;) {
+      const rows = page.all(last);
+      yield* rows;
+      if (rows.length < CHUNK) return;
+      last = rows[rows.length - 1][11];
+    }
   } finally {
     db.close();
   }
