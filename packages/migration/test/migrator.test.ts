@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DatasetRegistry, ErrorCodes, MdmHome, type ColumnDef, type IStorageBackend, type SpecialValue } from "@mdm/storage-core";
+import { DatasetRegistry, ErrorCodes, MdmHome, type ColumnDef, type IStorageBackend, type SpecialValue, type Value } from "@mdm/storage-core";
 import { StorageMigrator, orderTables, type MigrationProgress } from "../src/index.js";
 import { environment, type Env } from "./support/backends.js";
 import { ALL_TYPES, allTypesRow, fingerprint, rows, writeDataset } from "./support/dataset.js";
@@ -161,48 +161,45 @@ describe("StorageMigrator", () => {
     expect(existsSync(join(env.home, "datasets", "nans", "nans.sqlite"))).toBe(false);
   });
 
-  it("asks the source's engine for NULs before PostgreSQL: none, and the rows are not scanned; one, and the first is named", async () => {
-    const pg = env.make("postgresql", "new");
-    const { asked, reads } = watch(source);
-    const cols: ColumnDef[] = [{ name: "id", type: "int64" }, { name: "s", type: "text" }];
-    for (const [name, third] of [["clean", "c"], ["nul", "c\0d"]] as const) {
-      await source.createDataset(name);
-      await source.writeBatches("t", cols, [[[0n, "a"], [1n, null], [2n, third], [3n, "e\0"]].slice(0, name === "clean" ? 3 : 4)], { engine: await source.getDatasetEngine(name) });
+  // The preflight asks the source's engine first: without the value, the rows are read once (the copy);
+  // with it, the first offending row is named and nothing reaches the target.
+  it.each([
+    ["the source's engine for NULs before PostgreSQL", {
+      source: ["sqlite", "new"],
+      target: ["postgresql", "new"],
+      kind: "nulInText",
+      columns: [{ name: "id", type: "int64" }, { name: "s", type: "text" }],
+      rows: (offending: boolean): Value[][] => [[0n, "a"], [1n, null], [2n, offending ? "c\0d" : "c"], ...(offending ? [[3n, "e\0"]] : [])],
+      named: /table "t", column "s", row 2/,
+    }],
+    ["a PostgreSQL source for -0.0 before DuckDB", {
+      source: ["postgresql", "new"],
+      target: ["duckdb", "new"],
+      kind: "negativeZero",
+      columns: [{ name: "id", type: "int64" }, { name: "x", type: "float64" }, { name: "y", type: "float64" }],
+      rows: (offending: boolean): Value[][] => [[0n, 1.5, 0], [1n, null, Number.NaN], [2n, 2.5, offending ? -0 : 0], ...(offending ? [[3n, 3.5, -0]] : [])],
+      named: /table "t", column "y", row 2/,
+    }],
+  ] as const)("asks %s: none, and the rows are not scanned; one, and the first is named", async (_what, c) => {
+    const from = env.make(c.source[0], c.source[1]);
+    const to = env.make(c.target[0], c.target[1]);
+    const { asked, reads } = watch(from);
+    for (const [name, offending] of [["clean", false], ["dirty", true]] as const) {
+      await from.createDataset(name);
+      await from.writeBatches("t", [...c.columns], [c.rows(offending)], { engine: await from.getDatasetEngine(name) });
     }
-    const toPg = () => new StorageMigrator({ source, target: pg, home: null, lockDir: join(env.home, "locks") });
-    const clean = await toPg().migrateDataset("clean");
-    expect(clean.success).toBe(true);
-    expect(asked).toEqual([["nulInText", false]]);
-    expect(reads()).toBe(1); // the copy only
-    const refused = await toPg().migrateDataset("nul");
-    expect(refused.error?.code).toBe(ErrorCodes.UNSUPPORTED_VALUE);
-    expect(refused.error?.message).toMatch(/table "t", column "s", row 2/);
-    expect(asked).toEqual([["nulInText", false], ["nulInText", true]]);
-    expect(await pg.datasetExists("nul")).toBe(false);
-  });
-
-  it("asks a PostgreSQL source for -0.0 before DuckDB: none, and the rows are not scanned; one, and the first is named", async () => {
-    const pg = env.make("postgresql", "new");
-    const duck = env.make("duckdb", "new");
-    const { asked, reads } = watch(pg);
-    const cols: ColumnDef[] = [{ name: "id", type: "int64" }, { name: "x", type: "float64" }, { name: "y", type: "float64" }];
-    for (const [name, third] of [["plus_zero", 0], ["minus_zero", -0]] as const) {
-      await pg.createDataset(name);
-      await pg.writeBatches("t", cols, [[[0n, 1.5, 0], [1n, null, Number.NaN], [2n, 2.5, third], [3n, 3.5, -0]].slice(0, name === "plus_zero" ? 3 : 4)], { engine: await pg.getDatasetEngine(name) });
-    }
-    const toDuck = () => new StorageMigrator({ source: pg, target: duck, home: null, lockDir: join(env.home, "locks") });
-    const clean = await toDuck().migrateDataset("plus_zero");
+    const migrate = (name: string) => new StorageMigrator({ source: from, target: to, home: null, lockDir: join(env.home, "locks") }).migrateDataset(name);
+    const clean = await migrate("clean");
     expect(clean.error).toBeNull();
-    expect(asked).toEqual([["negativeZero", false]]);
+    expect(asked).toEqual([[c.kind, false]]);
     expect(reads()).toBe(1); // the copy only: no scan of the rows
-    const read0 = await duck.readTable("t", { engine: await duck.getDatasetEngine("plus_zero"), orderBy: ["id"] });
-    expect(Object.is(read0.rows[2]?.y, 0)).toBe(true);
-    expect(Number.isNaN(read0.rows[1]?.y)).toBe(true);
-    const refused = await toDuck().migrateDataset("minus_zero");
+    const back = await to.readTable("t", { engine: await to.getDatasetEngine("clean"), orderBy: ["id"] });
+    expect(back.rows.map((r) => c.columns.map((col) => r[col.name]))).toEqual(c.rows(false));
+    const refused = await migrate("dirty");
     expect(refused.error?.code).toBe(ErrorCodes.UNSUPPORTED_VALUE);
-    expect(refused.error?.message).toMatch(/table "t", column "y", row 2/);
-    expect(asked).toEqual([["negativeZero", false], ["negativeZero", true]]);
-    expect(await duck.datasetExists("minus_zero")).toBe(false);
+    expect(refused.error?.message).toMatch(c.named);
+    expect(asked).toEqual([[c.kind, false], [c.kind, true]]);
+    expect(await to.datasetExists("dirty")).toBe(false);
   });
 
   it("lets only one of two concurrent migrations of the same dataset run; the other fails with MDM_LOCKED", async () => {

@@ -627,6 +627,9 @@ export function pgErrorCode(error: unknown): ErrorCode {
   return ErrorCodes.QUERY_FAILED;
 }
 
+/** SQLSTATEs and socket errors of a session that existed and was lost (57P01/57P02: the server ended it). */
+const LOST_CONNECTION_CODES = new Set(["57P01", "57P02", "ECONNRESET", "EPIPE"]);
+
 /**
  * An MdmError for a pg error: stable code, message built from host, port, database and user plus the
  * server's message with secrets redacted, the SQLSTATE in details. The driver error is not kept as
@@ -648,10 +651,9 @@ export function mapPostgresError(error: unknown, context: string, where: PgError
   };
   // A session the server ended (administrator command, crash shutdown) or a socket reset mid-query is a
   // connection lost, not one that could not be made.
-  if (code === ErrorCodes.CONNECTION_FAILED && (sqlstate === "57P01" || sqlstate === "57P02" || /Connection terminated unexpectedly|ECONNRESET|EPIPE/.test(`${sqlstate ?? ""} ${raw}`))) {
-    lead[code] = "Lost the connection to PostgreSQL";
-  }
-  const head = lead[code] ? `${lead[code]}${target ? ` (${target})` : ""}` : context;
+  const lost = code === ErrorCodes.CONNECTION_FAILED && (LOST_CONNECTION_CODES.has(sqlstate ?? "") || /Connection terminated unexpectedly/.test(raw));
+  const leadText = lost ? "Lost the connection to PostgreSQL" : lead[code];
+  const head = leadText ? `${leadText}${target ? ` (${target})` : ""}` : context;
   const message = redactSecrets(`${head}: ${raw}${e.detail ? ` (${e.detail})` : ""}`, secrets);
   const details: Record<string, unknown> = { context };
   if (sqlstate) details.sqlstate = sqlstate;

@@ -37,22 +37,26 @@ export function settingsFromConfig(config: Partial<DuckdbConfig> | undefined): D
   };
 }
 
-/** A `memory_limit` value ("512MB", "8GB", "50%"), checked. */
-function memoryLimit(value: string, key: string): string {
-  if (!/^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\s*$/i.test(value) && !/^\d+(\.\d+)?%$/.test(value.trim())) {
-    throw new MdmError(ErrorCodes.INVALID_CONFIG, `duckdb.${key} must look like "8GB", got ${JSON.stringify(value)}`);
-  }
-  return value.trim();
-}
-
 const UNIT_BYTES: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
 
-/** Bytes of a checked `memory_limit` as DuckDB reads it (MB = 10^6, MiB = 2^20, no unit = bytes, % of RAM). */
-function memoryLimitBytes(value: string): number {
+/**
+ * Bytes of a `memory_limit` as DuckDB reads it ("512MB" = 512 * 10^6, "1GiB" = 2^30, no unit = bytes,
+ * "50%" of RAM), or undefined when it is not one.
+ */
+function memoryLimitBytes(value: string): number | undefined {
   const percent = /^(\d+(?:\.\d+)?)%$/.exec(value);
   if (percent) return (Number(percent[1]) / 100) * totalmem();
-  const [, amount, unit] = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value) as RegExpExecArray;
-  return Number(amount) * (UNIT_BYTES[(unit || "b").toLowerCase()] as number);
+  const sized = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value);
+  const unit = sized ? UNIT_BYTES[(sized[2] || "b").toLowerCase()] : undefined;
+  return sized && unit !== undefined ? Number(sized[1]) * unit : undefined;
+}
+
+/** A `memory_limit` value ("512MB", "8GB", "50%"), checked, and its bytes. */
+function memoryLimit(value: string, key: string): { text: string; bytes: number } {
+  const text = value.trim();
+  const bytes = memoryLimitBytes(text);
+  if (bytes === undefined) throw new MdmError(ErrorCodes.INVALID_CONFIG, `duckdb.${key} must look like "8GB", got ${JSON.stringify(value)}`);
+  return { text, bytes };
 }
 
 /**
@@ -61,12 +65,10 @@ function memoryLimitBytes(value: string): number {
  * gets more memory than the user gave DuckDB.
  */
 export function stagingInstanceOptions(settings: DuckdbSettings): Record<string, string> {
-  const options = instanceOptions(settings);
-  let limit = memoryLimit(settings.stagingMemoryLimit ?? DEFAULT_STAGING_MEMORY_LIMIT, "stagingMemoryLimit");
-  if (settings.stagingMemoryLimit === undefined && options.memory_limit !== undefined && memoryLimitBytes(options.memory_limit) < memoryLimitBytes(limit)) {
-    limit = options.memory_limit;
-  }
-  return { ...options, memory_limit: limit };
+  const staging = memoryLimit(settings.stagingMemoryLimit ?? DEFAULT_STAGING_MEMORY_LIMIT, "stagingMemoryLimit");
+  const own = settings.memoryLimit === undefined ? undefined : memoryLimit(settings.memoryLimit, "memory_limit");
+  const limit = settings.stagingMemoryLimit === undefined && own !== undefined && own.bytes < staging.bytes ? own : staging;
+  return { ...instanceOptions(settings), memory_limit: limit.text };
 }
 
 /**
@@ -80,7 +82,7 @@ export function instanceOptions(settings: DuckdbSettings): Record<string, string
     autoload_known_extensions: "false",
     allow_community_extensions: "false",
   };
-  if (settings.memoryLimit !== undefined) options.memory_limit = memoryLimit(settings.memoryLimit, "memory_limit");
+  if (settings.memoryLimit !== undefined) options.memory_limit = memoryLimit(settings.memoryLimit, "memory_limit").text;
   if (settings.threads !== undefined) {
     if (!Number.isSafeInteger(settings.threads) || settings.threads < 1) {
       throw new MdmError(ErrorCodes.INVALID_CONFIG, `duckdb.threads must be a positive integer, got ${settings.threads}`);

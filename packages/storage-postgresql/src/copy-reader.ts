@@ -32,26 +32,21 @@ function group(d: number): string {
   return d >= 1000 ? String(d) : (PAD[d >= 100 ? 3 : d >= 10 ? 2 : 1] as string) + d;
 }
 
-/** An unsigned 16-bit big-endian word (no bounds check: the caller knows the field is whole). */
-function u16(b: Buffer, at: number): number {
-  return ((b[at] as number) << 8) | (b[at + 1] as number);
-}
-
 /**
  * numeric_send's layout back to numeric_out's text: exactly `dscale` fraction digits. Groups missing
  * from the end (or before the first, when the weight is negative) are zeros. Measured against
  * numeric_out on 200,000 values of PostgreSQL's: 270-370 ns a value, 530-840 ns with padStart and a
  * regular expression per value.
  */
-function decodeNumeric(b: Buffer, at: number): string {
-  const ndigits = u16(b, at);
-  const weight = (u16(b, at + 2) << 16) >> 16;
-  const sign = u16(b, at + 4);
-  const dscale = u16(b, at + 6);
+function decodeNumeric(view: DataView, at: number): string {
+  const ndigits = view.getUint16(at);
+  const weight = view.getInt16(at + 2);
+  const sign = view.getUint16(at + 4);
+  const dscale = view.getUint16(at + 6);
   if (sign === 0xc000) return "NaN";
   if (sign === 0xd000) return "Infinity";
   if (sign === 0xf000) return "-Infinity";
-  const digit = (i: number) => (i >= 0 && i < ndigits ? u16(b, at + 8 + i * 2) : 0);
+  const digit = (i: number) => (i >= 0 && i < ndigits ? view.getUint16(at + 8 + i * 2) : 0);
   let text = "0";
   if (weight >= 0) {
     text = String(digit(0));
@@ -75,7 +70,7 @@ function decoder(column: ColumnDef): Decoder {
     case "float64":
       return (_b, view, at) => view.getFloat64(at);
     case "decimal":
-      return (b, _view, at) => decodeNumeric(b, at);
+      return (_b, view, at) => decodeNumeric(view, at);
     case "blob":
       return (b, _view, at, length) => new Uint8Array(b.subarray(at, at + length));
     case "date":

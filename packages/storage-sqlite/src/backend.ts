@@ -136,7 +136,6 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
 
   /** A streaming read; with `keepInCache: false` on one-pass settings (no memory map, a 2 MB page cache). */
   protected async *_streamSelect(db: Connection, plan: SelectPlan): AsyncIterable<Value[][]> {
-    const { sql, params } = sqliteSelect(plan);
     const restore = plan.keepInCache ? undefined : readOnePass(db);
     try {
       // A whole table in keyset pages (one call into SQLite per batch); anything else in one statement.
@@ -145,6 +144,7 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
         yield* keysetBatches(db, plan, key);
         return;
       }
+      const { sql, params } = sqliteSelect(plan);
       const rows = db.prepare(sql).raw(true).safeIntegers(true).iterate(params) as IterableIterator<SqliteStoredValue[]>;
       yield* sqliteRowBatches(rows, plan.columns, plan.table, plan.batchSize);
     } finally {
