@@ -1,5 +1,13 @@
 import type { SqlitePragma } from "@mdm/storage-core";
+import { backgroundCheckpointer, walBytes } from "./checkpointer.js";
 import { checkpointAndClose, openCheckedConnection, type Connection } from "./connection.js";
+
+/**
+ * A WAL larger than this is checkpointed (in the background when it can be): 4 MiB, the size of
+ * SQLite's own automatic checkpoint (1,000 pages of 4 KiB). A WAL reset after a checkpoint is cut
+ * back to this size.
+ */
+export const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024;
 
 /**
  * The connections of one database file. A session borrows one; a streaming read keeps its own
@@ -17,6 +25,8 @@ export class ConnectionSet {
     readonly path: string,
     private readonly pragmas: readonly SqlitePragma[],
     private readonly maxIdle: number,
+    /** Checkpoint the WAL in a worker thread instead of inside the commit that fills it. */
+    private readonly backgroundCheckpoints = true,
   ) {
     this.primary = this.open();
     this.idle.push(this.primary);
@@ -26,10 +36,35 @@ export class ConnectionSet {
     return this.path === ":memory:";
   }
 
+  /** In WAL mode, with checkpoints in the background. */
+  get defersCheckpoints(): boolean {
+    return this.backgroundCheckpoints && !this.memory && this.pragmas.some((p) => p.name === "journal_mode" && p.expected === "wal");
+  }
+
   private open(): Connection {
     const db = openCheckedConnection(this.path, this.pragmas);
+    if (this.defersCheckpoints) {
+      // No checkpoint inside a commit: checkpointLater() hands it to the worker.
+      db.pragma("wal_autocheckpoint = 0");
+      db.pragma(`journal_size_limit = ${WAL_CHECKPOINT_BYTES}`);
+    }
     this.all.add(db);
     return db;
+  }
+
+  /**
+   * After an operation: a WAL grown past WAL_CHECKPOINT_BYTES is checkpointed by the worker, or here
+   * when no worker can run. Its pages are already committed and visible to every reader; the
+   * checkpoint copies them into the database file.
+   */
+  checkpointLater(): void {
+    if (!this.defersCheckpoints || walBytes(this.path) <= WAL_CHECKPOINT_BYTES) return;
+    if (!backgroundCheckpointer.schedule(this.path) && this.primary.open) this.primary.pragma("wal_checkpoint(PASSIVE)");
+  }
+
+  /** Wait for the file's background checkpoint, if one runs (before the file is closed, dropped or renamed). */
+  settle(): Promise<void> {
+    return backgroundCheckpointer.settle(this.path);
   }
 
   acquire(): Connection {

@@ -1,26 +1,14 @@
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import { ErrorCodes, defaultConfig, isMdmError, valuesEqual, type Value } from "@mdm/storage-core";
 import { SqliteStorageBackend, backendFactory } from "../src/index.js";
-import { ALL_TYPES, allTypeRows, tempHome } from "./helpers.js";
+import { ALL_TYPES, allTypeRows, backendsOnTempHomes, tempHome } from "./helpers.js";
 
-const homes: Array<() => void> = [];
-const backends: SqliteStorageBackend[] = [];
+const { make, cleanup } = backendsOnTempHomes();
 
-function make(options: ConstructorParameters<typeof SqliteStorageBackend>[0] = {}): { backend: SqliteStorageBackend; home: string } {
-  const { home, cleanup } = tempHome();
-  homes.push(cleanup);
-  const backend = new SqliteStorageBackend({ homeDir: home, ...options });
-  backends.push(backend);
-  return { backend, home };
-}
-
-afterEach(async () => {
-  for (const b of backends.splice(0)) await b.close();
-  for (const c of homes.splice(0)) c();
-});
+afterEach(cleanup);
 
 async function code(p: Promise<unknown>): Promise<string> {
   try {
@@ -255,12 +243,14 @@ describe("SqliteStorageBackend", () => {
   });
 
   it("is built by its backendFactory from the MDM config", async () => {
-    const { home, cleanup } = tempHome();
-    homes.push(cleanup);
+    const { home, cleanup: removeHome } = tempHome();
     const config = defaultConfig();
     config.database.sqlite.busy_timeout = 777;
     const backend = backendFactory.create({ homeDir: home, config }) as SqliteStorageBackend;
-    backends.push(backend);
+    onTestFinished(async () => {
+      await backend.close();
+      removeHome();
+    });
     expect([backendFactory.backendType, backendFactory.implementation, backend.implementation]).toEqual(["sqlite", "new", "new"]);
     await backend.createDataset("f");
     expect(backend.getDatabasePath("f")).toBe(join(home, "datasets", "f", "f.sqlite"));

@@ -2,11 +2,37 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqlDate, SqlTimestamp, type ColumnDef, type Row } from "@mdm/storage-core";
+import { SqliteStorageBackend } from "../src/index.js";
 
 /** A fresh MDM home in the temp directory, and its removal. */
 export function tempHome(prefix = "mdm-sqlite-"): { home: string; cleanup: () => void } {
   const home = mkdtempSync(join(tmpdir(), prefix));
   return { home, cleanup: () => rmSync(home, { recursive: true, force: true }) };
+}
+
+/**
+ * New backends on fresh temp homes: `make()` builds one, `cleanup()` (an afterEach) closes every one
+ * made and removes their homes.
+ */
+export function backendsOnTempHomes(prefix = "mdm-sqlite-"): {
+  make: (options?: ConstructorParameters<typeof SqliteStorageBackend>[0]) => { backend: SqliteStorageBackend; home: string };
+  cleanup: () => Promise<void>;
+} {
+  const homes: Array<() => void> = [];
+  const backends: SqliteStorageBackend[] = [];
+  return {
+    make(options = {}) {
+      const { home, cleanup } = tempHome(prefix);
+      homes.push(cleanup);
+      const backend = new SqliteStorageBackend({ homeDir: home, ...options });
+      backends.push(backend);
+      return { backend, home };
+    },
+    async cleanup() {
+      for (const b of backends.splice(0)) await b.close();
+      for (const c of homes.splice(0)) c();
+    },
+  };
 }
 
 /** One column of every logical type. */
