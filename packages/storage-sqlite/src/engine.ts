@@ -17,6 +17,8 @@ export const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024;
  */
 export class ConnectionSet {
   readonly primary: Connection;
+  /** In WAL mode, with checkpoints in the background (see checkpointLater). */
+  readonly defersCheckpoints: boolean;
   private readonly idle: Connection[] = [];
   private readonly all = new Set<Connection>();
   private readonly closeOnRelease = new Set<Connection>();
@@ -26,19 +28,15 @@ export class ConnectionSet {
     private readonly pragmas: readonly SqlitePragma[],
     private readonly maxIdle: number,
     /** Checkpoint the WAL in a worker thread instead of inside the commit that fills it. */
-    private readonly backgroundCheckpoints = true,
+    backgroundCheckpoints = true,
   ) {
+    this.defersCheckpoints = backgroundCheckpoints && !this.memory && pragmas.some((p) => p.name === "journal_mode" && p.expected === "wal");
     this.primary = this.open();
     this.idle.push(this.primary);
   }
 
   get memory(): boolean {
     return this.path === ":memory:";
-  }
-
-  /** In WAL mode, with checkpoints in the background. */
-  get defersCheckpoints(): boolean {
-    return this.backgroundCheckpoints && !this.memory && this.pragmas.some((p) => p.name === "journal_mode" && p.expected === "wal");
   }
 
   private open(): Connection {

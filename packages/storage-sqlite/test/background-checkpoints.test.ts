@@ -95,6 +95,17 @@ describe("WAL checkpoints in a worker thread", () => {
     expect((await backend.query('SELECT count(*) AS n FROM "a"', [], engine)).rows).toEqual([{ n: BigInt(ROWS) }]);
   });
 
+  it("leaves a database that is not in WAL mode as SQLite has it", async () => {
+    const { backend, home } = make({ sqlite: { journal_mode: "DELETE" } });
+    await backend.createDataset("rollback");
+    const engine = await backend.getDatasetEngine("rollback");
+    await backend.writeBatches("t", COLUMNS, [rows()], { engine });
+    const raw = (await backend.getConnection(engine)) as Database.Database;
+    expect(Number(raw.pragma("wal_autocheckpoint", { simple: true }))).toBe(1000);
+    expect(existsSync(`${engine.database}-wal`)).toBe(false);
+    expect(rowsInMainFile(engine.database, "t", home)).toBe(ROWS);
+  });
+
   it("with backgroundCheckpoints: false the commit checkpoints, as SQLite does by default", async () => {
     const { backend, home } = make({ backgroundCheckpoints: false });
     await backend.createDataset("inline");
