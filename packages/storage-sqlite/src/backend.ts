@@ -71,6 +71,8 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
   private readonly maxIdle: number;
   private readonly rowsPerStatement: number;
   private readonly backgroundCheckpoints: boolean;
+  /** Sessions that wrote since they were acquired: only those can have grown the WAL. */
+  private readonly wrote = new WeakSet<Connection>();
 
   constructor(options: SqliteBackendOptions = {}) {
     super({ ...options, metrics: true });
@@ -105,8 +107,9 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
   }
 
   protected async _release(engine: ConnectionSet, session: Connection, error?: unknown): Promise<void> {
+    const wrote = this.wrote.delete(session);
     engine.release(session, error !== undefined);
-    engine.checkpointLater();
+    if (wrote) engine.checkpointLater();
   }
 
   protected _rawConnection(engine: ConnectionSet): unknown {
@@ -177,6 +180,7 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
     const stmt = db.prepare(sql);
     const binds = params.map(sqliteParam);
     if (!stmt.reader) {
+      this.wrote.add(db);
       stmt.run(binds);
       return { columns: [], rows: [] };
     }
@@ -185,6 +189,7 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
   }
 
   protected async _execute(db: Connection, sql: string, params: Value[]): Promise<{ rowsAffected: number }> {
+    this.wrote.add(db);
     const binds = params.map(sqliteParam);
     let stmt;
     try {
@@ -208,6 +213,7 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
 
   /** Take the write lock at BEGIN: another process writing makes this wait (busy_timeout), never deadlock mid-transaction. */
   protected override async _begin(db: Connection): Promise<void> {
+    this.wrote.add(db);
     db.exec("BEGIN IMMEDIATE");
   }
 
@@ -235,6 +241,7 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
 
   /** VACUUM, ANALYZE, then PRAGMA optimize (outside any transaction, writes held back). */
   protected override async _optimize(db: Connection): Promise<void> {
+    this.wrote.add(db);
     db.exec("VACUUM");
     db.exec("ANALYZE");
     db.pragma("optimize");

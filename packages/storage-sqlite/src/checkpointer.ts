@@ -14,8 +14,8 @@ parentPort.on("message", ({ id, path }) => {
   let db;
   try {
     db = new Database(path, { fileMustExist: true });
-    const [result] = db.pragma("wal_checkpoint(PASSIVE)");
-    parentPort.postMessage({ id, busy: result.busy, log: result.log, checkpointed: result.checkpointed });
+    db.pragma("wal_checkpoint(PASSIVE)");
+    parentPort.postMessage({ id });
   } catch (error) {
     parentPort.postMessage({ id, error: String((error && error.code) || error) });
   } finally {
@@ -23,13 +23,6 @@ parentPort.on("message", ({ id, path }) => {
   }
 });
 `;
-
-/** What one background checkpoint reported: frames in the WAL and frames copied into the database file. */
-export interface CheckpointResult {
-  log: number;
-  checkpointed: number;
-  busy: number;
-}
 
 /**
  * WAL checkpoints off the main thread. A write commits into the WAL, where every reader sees it, and
@@ -47,7 +40,8 @@ export class BackgroundCheckpointer {
   private worker: Worker | undefined;
   private failed = false;
   private nextId = 0;
-  private readonly answers = new Map<number, (result: CheckpointResult | Error) => void>();
+  /** Per question to the worker, what to call with its answer: undefined when the checkpoint ran. */
+  private readonly answers = new Map<number, (failure: Error | undefined) => void>();
   /** The checkpoint running per file, and the files whose checkpoint must run again after it. */
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
@@ -65,8 +59,8 @@ export class BackgroundCheckpointer {
     const run = (async () => {
       do {
         this.again.delete(path);
-        const result = await this.ask(path);
-        if (result instanceof Error) this.lastError = result;
+        const failure = await this.ask(path);
+        if (failure) this.lastError = failure;
         this.completed++;
       } while (this.again.has(path) && !this.failed);
     })().finally(() => {
@@ -82,7 +76,7 @@ export class BackgroundCheckpointer {
     for (let run = this.running.get(path); run; run = this.running.get(path)) await run;
   }
 
-  private ask(path: string): Promise<CheckpointResult | Error> {
+  private ask(path: string): Promise<Error | undefined> {
     const worker = this.start();
     if (!worker) return Promise.resolve(new Error("no checkpoint worker"));
     worker.ref(); // an answer is awaited: the process stays up for it
@@ -98,10 +92,10 @@ export class BackgroundCheckpointer {
     try {
       const require = createRequire(typeof __filename === "string" ? __filename : import.meta.url);
       const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver: require.resolve("better-sqlite3") } });
-      worker.on("message", (message: { id: number; error?: string } & CheckpointResult) => {
+      worker.on("message", (message: { id: number; error?: string }) => {
         const answer = this.answers.get(message.id);
         this.answers.delete(message.id);
-        answer?.(message.error === undefined ? message : new Error(`Background WAL checkpoint failed: ${message.error}`));
+        answer?.(message.error === undefined ? undefined : new Error(`Background WAL checkpoint failed: ${message.error}`));
       });
       // A worker that dies answers every question with its error; later writes checkpoint in line.
       const fail = (error: unknown) => {
@@ -125,11 +119,7 @@ export class BackgroundCheckpointer {
 /** The process's checkpointer, shared by every new SQLite backend. */
 export const backgroundCheckpointer = new BackgroundCheckpointer();
 
-/** The size in bytes of a database's WAL file (0 when there is none). */
+/** The size in bytes of a database's WAL file (0 when there is none; no exception thrown and caught for that). */
 export function walBytes(path: string): number {
-  try {
-    return statSync(`${path}-wal`).size;
-  } catch {
-    return 0;
-  }
+  return statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0;
 }

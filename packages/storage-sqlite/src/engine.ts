@@ -51,7 +51,7 @@ export class ConnectionSet {
   }
 
   /**
-   * After an operation: a WAL grown past WAL_CHECKPOINT_BYTES is checkpointed by the worker, or here
+   * After an operation that wrote: a WAL grown past WAL_CHECKPOINT_BYTES is checkpointed by the worker, or here
    * when no worker can run. Its pages are already committed and visible to every reader; the
    * checkpoint copies them into the database file.
    */

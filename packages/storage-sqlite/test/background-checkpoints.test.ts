@@ -95,6 +95,23 @@ describe("WAL checkpoints in a worker thread", () => {
     expect((await backend.query('SELECT count(*) AS n FROM "a"', [], engine)).rows).toEqual([{ n: BigInt(ROWS) }]);
   });
 
+  it("raw SQL that writes (executeQuery, a writing query) is checkpointed too; a read asks for nothing", async () => {
+    const { backend, home } = make();
+    await backend.createDataset("raw");
+    const engine = await backend.getDatasetEngine("raw");
+    await backend.writeBatches("t", COLUMNS, [rows()], { engine });
+    await backgroundCheckpointer.settle(engine.database);
+    const done = backgroundCheckpointer.completed;
+    await backend.query('SELECT count(*) AS n FROM "t"', [], engine);
+    expect(backgroundCheckpointer.completed).toBe(done);
+    await backend.executeQuery('CREATE TABLE "u" AS SELECT * FROM "t"', engine);
+    await backgroundCheckpointer.settle(engine.database);
+    expect(rowsInMainFile(engine.database, "u", home)).toBe(ROWS);
+    await backend.query('CREATE TABLE "v" AS SELECT * FROM "t"', [], engine);
+    await backgroundCheckpointer.settle(engine.database);
+    expect(rowsInMainFile(engine.database, "v", home)).toBe(ROWS);
+  });
+
   it("leaves a database that is not in WAL mode as SQLite has it", async () => {
     const { backend, home } = make({ sqlite: { journal_mode: "DELETE" } });
     await backend.createDataset("rollback");
