@@ -1,11 +1,13 @@
 import { ErrorCodes, MdmError, isMdmError, toMdmError, type ErrorCode } from "./errors.js";
 import { BACKEND_BRAND, type BatchSource, type IStorageBackend } from "./interface.js";
+import { TableChecksum } from "./checksum.js";
 import { MetricsCollector, type MetricSummary } from "./metrics.js";
 import { METADATA_TABLE, isSystemTable, normalizeDatasetName, quoteIdentifier, validateIdentifier } from "./names.js";
 import { toColumnsAndRows, toDataFrame } from "./dataframe.js";
 import type {
   BackendCapabilities,
   BackendType,
+  ChecksumOptions,
   ColumnAnalysis,
   ColumnDef,
   CreateDatasetOptions,
@@ -184,6 +186,18 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
    */
   protected async _insertBatches(session: TSession, table: string, columns: ColumnDef[], batches: AsyncIterable<Value[][]> | Iterable<Value[][]>): Promise<void> {
     for await (const rows of batches) await this._insertRows(session, table, columns, rows);
+  }
+  /**
+   * Add every row of a planned whole-table read to `checksum` (for `tableChecksum`). By default the
+   * rows of `_streamSelect`, as `readBatches` returns them. A backend that can hash rows from its
+   * engine's wire format without building the values overrides it; the conformance suite checks that
+   * its result equals `TableChecksum.add` of the rows `readBatches` returns.
+   */
+  protected async _checksumRows(session: TSession, plan: SelectPlan, checksum: TableChecksum, signal?: AbortSignal): Promise<void> {
+    for await (const batch of this._streamSelect(session, plan, signal)) {
+      if (signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "The read was aborted");
+      checksum.addAll(batch);
+    }
   }
   /** Stream the rows of a planned read, typed by `plan.columns`, in batches of `plan.batchSize`. SQL backends use `selectSql(plan, ...)`. */
   protected abstract _streamSelect(session: TSession, plan: SelectPlan, signal?: AbortSignal): AsyncIterable<Value[][]>;
@@ -971,6 +985,24 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
         return generator;
       },
     };
+  }
+
+  tableChecksum(tableName: string, options: ChecksumOptions & { engine?: StorageEngine } = {}): Promise<TableChecksum> {
+    return this.run(
+      "table_checksum",
+      async () => {
+        if (options.signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "The read was aborted");
+        const entry = await this.engineEntryFor(options.engine);
+        return this.withSession(entry, async (session) => {
+          const plan = await this.selectPlan(session, tableName, { columns: options.columns, batchSize: options.batchSize, keepInCache: false });
+          const checksum = new TableChecksum(plan.columns);
+          await this._checksumRows(session, plan, checksum, options.signal);
+          return checksum;
+        });
+      },
+      { table: String(tableName) },
+      (checksum) => checksum.count,
+    );
   }
 
   writeBatches(tableName: string, columns: ColumnDef[], source: BatchSource, options: StreamWriteOptions & { engine?: StorageEngine } = {}): Promise<number> {

@@ -287,8 +287,7 @@ export class TableChecksum {
   add(row: readonly Value[]): void {
     const kinds = this.kinds;
     const width = kinds.length;
-    lane1 = this.seed1;
-    lane2 = this.seed2;
+    this.beginRow();
     // The NULL bitmap first, 32 columns per word: with it known, the words that follow parse one way only.
     for (let base = 0; base < width; base += 32) {
       let nulls = 0;
@@ -300,6 +299,109 @@ export class TableChecksum {
       const v = row[c];
       if (v !== null && v !== undefined) mixValue(kinds[c] as number, (this.columns[c] as ColumnDef).type, v);
     }
+    this.endRow();
+  }
+
+  // --- A row from its parts ---------------------------------------------------------------------
+  // For a reader that hashes rows as it decodes them from an engine's wire format, without building
+  // the values (PostgreSQL's COPY BINARY verification). A row is `beginRow()`, its NULL bitmap
+  // (`nullWord`, one word per 32 columns, bit c % 32 set when column c is NULL), then one call per
+  // non-NULL value in column order, of the method for its column's type, then `endRow()`. The result
+  // is the same as `add` of the decoded row; a row must be hashed whole before another is begun (on
+  // any TableChecksum), which synchronous code does. Nothing checks the calls against the columns: the
+  // caller's decoder is tested against `add` instead.
+
+  beginRow(): void {
+    lane1 = this.seed1;
+    lane2 = this.seed2;
+  }
+
+  /** One word of the NULL bitmap. */
+  nullWord(bits: number): void {
+    mix(bits);
+  }
+
+  boolean(value: boolean): void {
+    mix(value ? 1 : 0);
+  }
+
+  /** A 64-bit integer (int64, or a timestamp's microseconds) as its two's complement halves. */
+  int64Words(high: number, low: number): void {
+    mix(low >>> 0);
+    mix(high | 0);
+  }
+
+  /** A date's day number. */
+  days(value: number): void {
+    mixSafeInteger(value);
+  }
+
+  /** A float64 by its IEEE bits, high and low word; every NaN hashes as one NaN, as in `add`. */
+  floatWords(high: number, low: number): void {
+    if ((high & 0x7ff00000) === 0x7ff00000 && ((high & 0xfffff) | low) !== 0) {
+      mix(0);
+      mix(0x7ff80000);
+      return;
+    }
+    mix(low >>> 0);
+    mix(high >>> 0);
+  }
+
+  /** Text or JSON. */
+  text(value: string): void {
+    mixString(value);
+  }
+
+  /** Text or JSON given as UTF-8 bytes: read in place while they are ASCII (one code unit a byte), else decoded. */
+  utf8(bytes: Uint8Array, from: number, to: number): void {
+    const saved1 = lane1;
+    const saved2 = lane2;
+    mix(to - from);
+    let ascii = true;
+    let i = from;
+    for (; i + 1 < to; i += 2) {
+      const a = bytes[i] as number;
+      const b = bytes[i + 1] as number;
+      if ((a | b) > 0x7f) {
+        ascii = false;
+        break;
+      }
+      mix(a | (b << 16));
+    }
+    if (ascii && i < to) {
+      if ((bytes[i] as number) > 0x7f) ascii = false;
+      else mix(bytes[i] as number);
+    }
+    if (ascii) return;
+    // Not ASCII: start the value again from its decoded text.
+    lane1 = saved1;
+    lane2 = saved2;
+    mixString(Buffer.from(bytes.buffer, bytes.byteOffset + from, to - from).toString("utf8"));
+  }
+
+  /**
+   * Text as UTF-16 code units (`units[0..length)`), or a decimal as the code units of its canonical text
+   * (`canonicalDecimal`'s form: no trailing fraction zeros, no bare point, `0` for every zero).
+   */
+  codeUnits(units: ArrayLike<number>, length: number): void {
+    mix(length);
+    let i = 0;
+    for (; i + 1 < length; i += 2) mix((units[i] as number) | ((units[i + 1] as number) << 16));
+    if (i < length) mix(units[i] as number);
+  }
+
+  /** A decimal's text (any form `add` takes; canonicalised the same way). */
+  decimal(value: string): void {
+    mixDecimal(value);
+  }
+
+  bytes(value: Uint8Array): void {
+    mixBytes(value);
+  }
+
+  /** Finish the row begun by `beginRow` and add its hash. */
+  endRow(): void {
+    const width = this.kinds.length;
     // Finalise the two lanes into 64 bits (murmur3's fmix, then each half mixed into the other).
     let a = lane1 ^ width;
     let b = lane2 ^ width;

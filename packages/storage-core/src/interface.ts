@@ -1,7 +1,9 @@
+import type { TableChecksum } from "./checksum.js";
 import type { MetricSummary } from "./metrics.js";
 import type {
   BackendCapabilities,
   BackendType,
+  ChecksumOptions,
   ColumnAnalysis,
   ColumnDef,
   CreateDatasetOptions,
@@ -100,6 +102,12 @@ export interface IStorageBackend {
   // --- streaming -----------------------------------------------------------------------------
   /** Rows of a table in batches, with memory bounded by the batch size. One consistent read. */
   readBatches(tableName: string, options?: StreamReadOptions & { engine?: StorageEngine }): AsyncIterable<RowBatch>;
+  /**
+   * The order-independent checksum (`TableChecksum`) of a whole table, or of some of its columns, as
+   * `TableChecksum.add` of every row `readBatches` returns would give it. One consistent read, nothing
+   * kept in caches; a backend may hash its engine's rows without building the values (PostgreSQL does).
+   */
+  tableChecksum(tableName: string, options?: ChecksumOptions & { engine?: StorageEngine }): Promise<TableChecksum>;
   /**
    * Write batches into a table with the backend's fastest bulk path, all in one transaction: on any
    * error nothing of this call stays. Returns the number of rows written.

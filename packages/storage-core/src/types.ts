@@ -176,6 +176,14 @@ export interface StreamReadOptions {
   keepInCache?: boolean;
 }
 
+export interface ChecksumOptions {
+  /** Columns to hash, in this order; default all. */
+  columns?: string[];
+  /** Rows per batch where the backend reads in batches; default 2,048 (`DEFAULT_BATCH_SIZE`). */
+  batchSize?: number;
+  signal?: AbortSignal;
+}
+
 export interface WriteOptions {
   ifExists?: IfExists;
   engine?: StorageEngine;

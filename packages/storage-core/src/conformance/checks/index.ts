@@ -1,3 +1,4 @@
+import { checksumChecks } from "./checksum.js";
 import { datasetChecks } from "./datasets.js";
 import { engineChecks } from "./engine.js";
 import { fidelityChecks } from "./fidelity.js";
@@ -20,6 +21,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = Object.freeze([
   ...tableChecks,
   ...readChecks,
   ...streamingChecks,
+  ...checksumChecks,
   ...infoChecks,
   ...metadataChecks,
   ...sqlChecks,

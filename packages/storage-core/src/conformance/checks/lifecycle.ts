@@ -32,6 +32,7 @@ export function everyAsyncCall(backend: IStorageBackend, engine: StorageEngine, 
       for await (const _ of backend.readBatches("train", { engine })) void _;
     }],
     ["writeBatches", () => backend.writeBatches("train", NUMBERED_COLUMNS, [numberedRows(1)], { engine, ifExists: "replace" })],
+    ["tableChecksum", () => backend.tableChecksum("train", { engine })],
     ["createDataset", () => backend.createDataset("another")],
     ["datasetExists", () => backend.datasetExists(DATASET)],
     ["dropDataset", () => backend.dropDataset(DATASET)],

@@ -125,6 +125,7 @@ export const tableChecks: ConformanceCheck[] = [
       ["readBatches", async () => {
         for await (const _ of backend.readBatches("nope", { engine })) void _;
       }],
+      ["tableChecksum", () => backend.tableChecksum("nope", { engine })],
     ];
     for (const [name, call] of calls) await rejectsWith(call, ErrorCodes.TABLE_NOT_FOUND, `${name}() of a missing table`);
     checkEqual(await backend.tableExists("nope", engine), false, "tableExists of a missing table");
