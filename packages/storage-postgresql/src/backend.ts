@@ -36,11 +36,13 @@ import {
   type PostgresqlConfig,
   type QueryResult,
   type SelectPlan,
+  type TableChecksum,
   type SpecialValue,
   type Value,
 } from "@mdm/storage-core";
 import { copyBatchesIn, type CopyFormat } from "./copy-writer.js";
 import { binaryFits } from "./copy-binary.js";
+import { copyBinaryChecksum } from "./copy-checksum.js";
 import { copyBinaryBatches } from "./copy-reader.js";
 import { cursorBatches } from "./cursor-reader.js";
 import { OVERFLOW_IDLE_MILLIS, PoolRegistry } from "./pools.js";
@@ -403,6 +405,16 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
       return;
     }
     yield* cursorBatches(session, sql, params, plan.batchSize, signal);
+  }
+
+  /** From COPY BINARY, the fields hashed as they arrive (see copy-checksum.ts) when the read could be binary; else the rows. */
+  protected override async _checksumRows(session: pg.PoolClient, plan: SelectPlan, checksum: TableChecksum, signal?: AbortSignal): Promise<void> {
+    const { sql, params } = selectSql(plan, (i) => this._placeholder(i));
+    if (this.readFormat === "auto" && params.length === 0 && (await binaryFits(session, this.schemaOf(session), plan.table, plan.columns))) {
+      await copyBinaryChecksum(session, sql, plan.columns, checksum, signal, (client) => this.#abandoned.add(client));
+      return;
+    }
+    await super._checksumRows(session, plan, checksum, signal);
   }
 
   protected _query(session: pg.PoolClient, sql: string, params: Value[], hints?: Array<ColumnDef | undefined>): Promise<QueryResult> {

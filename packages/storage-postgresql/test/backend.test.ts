@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ErrorCodes, StorageBackendManager, defaultConfig, type ColumnDef, type Value } from "@mdm/storage-core";
+import { ErrorCodes, StorageBackendManager, TableChecksum, conformance, defaultConfig, type ColumnDef, type Value } from "@mdm/storage-core";
 import { PostgresqlStorageBackend, backendFactory } from "../src/index.js";
 import { columns, expectRoundTrip, rows } from "./support/every-type.js";
 import { adminClient, createScratchDatabase, dropPrefixedDatabases, serverAvailable, serverConfig, uniquePrefix } from "./support/server.js";
@@ -73,6 +73,46 @@ describe.skipIf(!serverAvailable)("PostgresqlStorageBackend, database per datase
     }
     expect(read).toBe(20_000);
     expect(negative).toBeGreaterThan(5000);
+  });
+
+  it("tableChecksum hashes COPY BINARY as the decoded rows would hash: PostgreSQL's numerics, every type, long text across chunks", async () => {
+    const cursorOnly = new PostgresqlStorageBackend({ config: serverConfig({ database_prefix: prefix }), readFormat: "cursor" });
+    try {
+      const engine = await backend.getDatasetEngine("types");
+      // Multi-byte text of 1 byte to 300 KB: many values span the stream's 64 KB chunks.
+      const long: ColumnDef[] = [{ name: "k", type: "int64" }, { name: "s", type: "text" }];
+      const longRows = Array.from({ length: 40 }, (_, i): Value[] => [BigInt(i), i % 7 === 0 ? null : conformance.longText(1 + i * 7_700, i + 1)]);
+      await backend.writeBatches("long", long, [longRows], { engine });
+      const numerics = await backend.getDatasetEngine("numerics");
+      for (const [table, tableEngine] of [["all", engine], ["long", engine], ["numerics", numerics]] as const) {
+        const decoded = new TableChecksum((await backend.getTableInfo(table, tableEngine)).columns);
+        for await (const batch of backend.readBatches(table, { engine: tableEngine, batchSize: 1000 })) decoded.addAll(batch.rows);
+        const wire = await backend.tableChecksum(table, { engine: tableEngine });
+        expect(wire.toJSON(), table).toEqual(decoded.toJSON());
+        // The cursor path (text from the server, the default hook) agrees.
+        expect((await cursorOnly.tableChecksum(table, { engine: await cursorOnly.getEngine(tableEngine.database) })).toJSON(), `${table} by cursor`).toEqual(decoded.toJSON());
+      }
+      expect((await backend.tableChecksum("numerics", { engine: numerics })).count).toBe(20_000);
+    } finally {
+      await cursorOnly.close();
+    }
+  });
+
+  it("a tableChecksum aborted by its signal fails with MDM_ABORTED and leaves no half-read connection in the pool", async () => {
+    const small = new PostgresqlStorageBackend({ config: serverConfig({ database_prefix: prefix, pool_size: 1, max_overflow: 0 }) });
+    try {
+      const engine = await small.getDatasetEngine("types");
+      await small.writeBatches("big", [{ name: "k", type: "int64" }, { name: "s", type: "text" }], [], { engine });
+      await small.executeQuery(`INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 300000) g`, engine);
+      const controller = new AbortController();
+      const pending = small.tableChecksum("big", { engine, signal: controller.signal });
+      setTimeout(() => controller.abort(), 30);
+      await expect(pending).rejects.toMatchObject({ code: ErrorCodes.ABORTED });
+      expect((await small.query('SELECT count(*) AS n FROM "big"', [], engine)).rows).toEqual([{ n: 300_000n }]);
+      expect((await small.tableChecksum("big", { engine })).count).toBe(300_000);
+    } finally {
+      await small.close();
+    }
   });
 
   it("reads through a cursor when asked (and for foreign types), the same values", async () => {
