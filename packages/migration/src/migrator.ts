@@ -474,8 +474,7 @@ export class StorageMigrator {
       const typeDiffs = plan.columns.filter((c, i) => targetTypes[i] !== c.type).map((c) => c.name);
       add({ table: plan.name, check: "types", source: sourceTypes, target: targetTypes, matches: typeDiffs.length === 0, columns: typeDiffs }, `Table ${plan.name}: logical types differ in ${typeDiffs.join(", ")}`);
       if (mode !== "checksum" || !sameNames) continue;
-      const targetSum = new TableChecksum(plan.columns);
-      for await (const batch of target.readBatches(plan.name, { engine: stagingEngine, columns: sourceNames, batchSize, signal, keepInCache: false })) targetSum.addAll(batch.rows);
+      const targetSum = await target.tableChecksum(plan.name, { engine: stagingEngine, columns: sourceNames, batchSize, signal });
       const sourceSum = sourceSums.get(plan.name) as TableChecksum;
       const matches = sourceSum.hash === targetSum.hash && sourceSum.count === targetSum.count;
       let columns: string[] | undefined;
