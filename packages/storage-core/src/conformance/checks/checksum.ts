@@ -15,7 +15,10 @@ async function checksumOfRead(backend: IStorageBackend, engine: StorageEngine, t
     sum ??= new TableChecksum(batch.columns);
     sum.addAll(batch.rows);
   }
-  return sum ?? new TableChecksum((await backend.getTableInfo(table, engine)).columns.filter((c) => !columns || columns.includes(c.name)));
+  if (sum) return sum;
+  // No batch at all (an empty table): the table's columns, in the order asked.
+  const all = (await backend.getTableInfo(table, engine)).columns;
+  return new TableChecksum(columns ? columns.map((name) => all.find((c) => c.name === name) as ColumnDef) : all);
 }
 
 async function checkSameChecksum(backend: IStorageBackend, engine: StorageEngine, table: string, what: string, columns?: string[]): Promise<TableChecksum> {
