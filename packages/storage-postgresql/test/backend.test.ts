@@ -12,6 +12,16 @@ async function readAll(backend: PostgresqlStorageBackend, table: string, engine:
   return out;
 }
 
+/** Run with a backend whose pool holds one connection: a connection left half-read would block its next call. */
+async function withOneConnection(run: (backend: PostgresqlStorageBackend) => Promise<void>): Promise<void> {
+  const small = new PostgresqlStorageBackend({ config: serverConfig({ database_prefix: prefix, pool_size: 1, max_overflow: 0 }) });
+  try {
+    await run(small);
+  } finally {
+    await small.close();
+  }
+}
+
 describe.skipIf(!serverAvailable)("PostgresqlStorageBackend, database per dataset", () => {
   let backend: PostgresqlStorageBackend;
   beforeAll(() => {
@@ -99,8 +109,7 @@ describe.skipIf(!serverAvailable)("PostgresqlStorageBackend, database per datase
   });
 
   it("a tableChecksum aborted by its signal fails with MDM_ABORTED and leaves no half-read connection in the pool", async () => {
-    const small = new PostgresqlStorageBackend({ config: serverConfig({ database_prefix: prefix, pool_size: 1, max_overflow: 0 }) });
-    try {
+    await withOneConnection(async (small) => {
       const engine = await small.getDatasetEngine("types");
       await small.writeBatches("big", [{ name: "k", type: "int64" }, { name: "s", type: "text" }], [], { engine });
       await small.executeQuery(`INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(1, 300000) g`, engine);
@@ -110,9 +119,7 @@ describe.skipIf(!serverAvailable)("PostgresqlStorageBackend, database per datase
       await expect(pending).rejects.toMatchObject({ code: ErrorCodes.ABORTED });
       expect((await small.query('SELECT count(*) AS n FROM "big"', [], engine)).rows).toEqual([{ n: 300_000n }]);
       expect((await small.tableChecksum("big", { engine })).count).toBe(300_000);
-    } finally {
-      await small.close();
-    }
+    });
   });
 
   it("reads through a cursor when asked (and for foreign types), the same values", async () => {
@@ -125,8 +132,7 @@ describe.skipIf(!serverAvailable)("PostgresqlStorageBackend, database per datase
   });
 
   it("a COPY read stopped early leaves no half-read connection in the pool", async () => {
-    const small = new PostgresqlStorageBackend({ config: serverConfig({ database_prefix: prefix, pool_size: 1, max_overflow: 0 }) });
-    try {
+    await withOneConnection(async (small) => {
       const engine = await small.getDatasetEngine("types");
       const many = Array.from({ length: 30_000 }, (_, i) => [BigInt(i), `row ${i}`]);
       await small.writeBatches("many", [{ name: "k", type: "int64" }, { name: "s", type: "text" }], [many], { engine });
@@ -139,9 +145,7 @@ describe.skipIf(!serverAvailable)("PostgresqlStorageBackend, database per datase
       expect((await small.query('SELECT count(*) AS n FROM "many"', [], engine)).rows).toEqual([{ n: 30_000n }]);
       const all = await small.readTable("many", { engine, orderBy: ["k"] });
       expect(all.rows[29_999]).toEqual({ k: 29_999n, s: "row 29999" });
-    } finally {
-      await small.close();
-    }
+    });
   });
 
   it("appends with COPY text to a table whose types are not ours (int4, varchar, jsonb)", async () => {
