@@ -53,6 +53,14 @@ interface EngineEntry<TEngine> {
   lastUsed: number;
 }
 
+/** Add every row of `batches` to `checksum`, stopping with MDM_ABORTED when `signal` is aborted (`_checksumRows`' default). */
+export async function checksumBatches(checksum: TableChecksum, batches: AsyncIterable<Value[][]>, signal?: AbortSignal): Promise<void> {
+  for await (const batch of batches) {
+    if (signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "The read was aborted");
+    checksum.addAll(batch);
+  }
+}
+
 /** A read of one table, planned by the base class; SQL backends turn it into SQL with `selectSql()`. */
 export interface SelectPlan {
   table: string;
@@ -193,11 +201,8 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
    * engine's wire format without building the values overrides it; the conformance suite checks that
    * its result equals `TableChecksum.add` of the rows `readBatches` returns.
    */
-  protected async _checksumRows(session: TSession, plan: SelectPlan, checksum: TableChecksum, signal?: AbortSignal): Promise<void> {
-    for await (const batch of this._streamSelect(session, plan, signal)) {
-      if (signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "The read was aborted");
-      checksum.addAll(batch);
-    }
+  protected _checksumRows(session: TSession, plan: SelectPlan, checksum: TableChecksum, signal?: AbortSignal): Promise<void> {
+    return checksumBatches(checksum, this._streamSelect(session, plan, signal), signal);
   }
   /** Stream the rows of a planned read, typed by `plan.columns`, in batches of `plan.batchSize`. SQL backends use `selectSql(plan, ...)`. */
   protected abstract _streamSelect(session: TSession, plan: SelectPlan, signal?: AbortSignal): AsyncIterable<Value[][]>;

@@ -2,6 +2,7 @@ import { describe, expect, test } from "vitest";
 import {
   ErrorCodes,
   canonicalDecimal,
+  conformance,
   SqlDate,
   SqlTimestamp,
   TableChecksum,
@@ -232,27 +233,17 @@ describe("TableChecksum", () => {
 });
 
 describe("TableChecksum, a row from its parts", () => {
-  const columns: ColumnDef[] = [
-    { name: "b", type: "boolean" },
-    { name: "i", type: "int64" },
-    { name: "f", type: "float64" },
-    { name: "d", type: "decimal" },
-    { name: "s", type: "text" },
-    { name: "j", type: "json" },
-    { name: "x", type: "blob" },
-    { name: "day", type: "date" },
-    { name: "at", type: "timestamp" },
-    { name: "attz", type: "timestamptz" },
-  ];
+  // Every logical type: b, i, f, d (decimal(18,4)), du (decimal), s, x, day, at, attz, j.
+  const columns = conformance.EVERY_TYPE_COLUMNS;
   const bits = (hex: string): number => new DataView(Buffer.from(hex, "hex").buffer.slice(0)).getFloat64(0);
   const rows: Value[][] = [
-    [true, 0n, 0, "0", "", "{}", new Uint8Array([]), new SqlDate(0), new SqlTimestamp(0n), new SqlTimestamp(0n)],
-    [false, -1n, -0, "-1.50", "a", "[1,2]", new Uint8Array([1]), new SqlDate(-719162), new SqlTimestamp(-1n), new SqlTimestamp(-(2n ** 63n))],
-    [null, 2n ** 63n - 1n, Number.NaN, "12345678901234567890.0001", "ab", '"é"', new Uint8Array([1, 2, 3, 4, 5]), new SqlDate(2932896), new SqlTimestamp(2n ** 53n + 1n), null],
-    [true, -(2n ** 63n), bits("7ff8000000000001"), "NaN", "é", null, null, null, null, new SqlTimestamp(2n ** 63n - 1n)],
-    [false, 2n ** 53n, bits("fff0000000000001"), "Infinity", "aé", "😀", new Uint8Array(256).map((_, k) => k), new SqlDate(-1), new SqlTimestamp(-(2n ** 53n) - 1n), new SqlTimestamp(1n)],
-    [null, null, Number.POSITIVE_INFINITY, "-0.000", "abcé", "x\u0000y", new Uint8Array([255, 0, 255]), new SqlDate(19000), new SqlTimestamp(1_700_000_000_000_000n), null],
-    [null, 1n, Number.MIN_VALUE, "0.1", "\u0000", "😀😀a", new Uint8Array([0]), new SqlDate(1), new SqlTimestamp(2n ** 32n), null],
+    [true, 0n, 0, "0", "0.000", "", new Uint8Array([]), new SqlDate(0), new SqlTimestamp(0n), new SqlTimestamp(0n), "{}"],
+    [false, -1n, -0, "-1.50", "-0.0001", "a", new Uint8Array([1]), new SqlDate(-719162), new SqlTimestamp(-1n), new SqlTimestamp(-(2n ** 63n)), "[1,2]"],
+    [null, 2n ** 63n - 1n, Number.NaN, "12345678901234567890.0001", "100000000000000000000", "ab", new Uint8Array([1, 2, 3, 4, 5]), new SqlDate(2932896), new SqlTimestamp(2n ** 53n + 1n), null, '"é"'],
+    [true, -(2n ** 63n), bits("7ff8000000000001"), "NaN", "-Infinity", "é", null, null, null, new SqlTimestamp(2n ** 63n - 1n), null],
+    [false, 2n ** 53n, bits("fff0000000000001"), "Infinity", null, "aé", new Uint8Array(256).map((_, k) => k), new SqlDate(-1), new SqlTimestamp(-(2n ** 53n) - 1n), new SqlTimestamp(1n), "😀"],
+    [null, null, Number.POSITIVE_INFINITY, "-0.000", "10", "abcé", new Uint8Array([255, 0, 255]), new SqlDate(19000), new SqlTimestamp(1_700_000_000_000_000n), null, "x\u0000y"],
+    [null, 1n, Number.MIN_VALUE, "0.1", "0.10", "\u0000", new Uint8Array([0]), new SqlDate(1), new SqlTimestamp(2n ** 32n), null, "😀😀a"],
   ];
 
   /** A row hashed through the parts API, each value as a wire reader would have it. */
@@ -337,7 +328,7 @@ describe("TableChecksum, a row from its parts", () => {
     const variants: Value[][] = [
       [true, ...(rows[4] as Value[]).slice(1)],
       (rows[4] as Value[]).map((v, c) => (c === 1 ? 2n ** 53n + 1n : v)),
-      (rows[4] as Value[]).map((v, c) => (c === 4 ? "aè" : v)),
+      (rows[4] as Value[]).map((v, c) => (c === 5 ? "aè" : v)),
       (rows[4] as Value[]).map((v, c) => (c === 8 ? new SqlTimestamp(-(2n ** 53n)) : v)),
     ];
     for (const variant of variants) {

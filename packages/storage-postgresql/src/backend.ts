@@ -2,6 +2,7 @@ import pg from "pg";
 import {
   pgConnectionLost,
   BaseStorageBackend,
+  checksumBatches,
   ErrorCodes,
   MdmError,
   defaultConfig,
@@ -36,8 +37,8 @@ import {
   type PostgresqlConfig,
   type QueryResult,
   type SelectPlan,
-  type TableChecksum,
   type SpecialValue,
+  type TableChecksum,
   type Value,
 } from "@mdm/storage-core";
 import { copyBatchesIn, type CopyFormat } from "./copy-writer.js";
@@ -395,26 +396,27 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
   }
 
   /**
-   * COPY BINARY TO STDOUT when the read has no bound parameters and the columns' types are ours
-   * (the server formats nothing, we decode binary), else a cursor; both in `batchSize` batches.
+   * The SELECT of a plan, and whether it is read with COPY BINARY: when it binds no parameter and every
+   * column has exactly our server type (the server formats nothing, we decode binary); else a cursor.
    */
-  protected async *_streamSelect(session: pg.PoolClient, plan: SelectPlan, signal?: AbortSignal): AsyncIterable<Value[][]> {
+  private async planRead(session: pg.PoolClient, plan: SelectPlan): Promise<{ sql: string; params: Value[]; binary: boolean }> {
     const { sql, params } = selectSql(plan, (i) => this._placeholder(i));
-    if (this.readFormat === "auto" && params.length === 0 && (await binaryFits(session, this.schemaOf(session), plan.table, plan.columns))) {
-      yield* copyBinaryBatches(session, sql, plan.columns, plan.batchSize, signal, (client) => this.#abandoned.add(client));
-      return;
-    }
-    yield* cursorBatches(session, sql, params, plan.batchSize, signal);
+    const binary = this.readFormat === "auto" && params.length === 0 && (await binaryFits(session, this.schemaOf(session), plan.table, plan.columns));
+    return { sql, params, binary };
   }
 
-  /** From COPY BINARY, the fields hashed as they arrive (see copy-checksum.ts) when the read could be binary; else the rows. */
+  /** COPY BINARY or a cursor (see planRead), both in `batchSize` batches. */
+  protected async *_streamSelect(session: pg.PoolClient, plan: SelectPlan, signal?: AbortSignal): AsyncIterable<Value[][]> {
+    const { sql, params, binary } = await this.planRead(session, plan);
+    if (binary) yield* copyBinaryBatches(session, sql, plan.columns, plan.batchSize, signal, (client) => this.#abandoned.add(client));
+    else yield* cursorBatches(session, sql, params, plan.batchSize, signal);
+  }
+
+  /** From COPY BINARY, the fields hashed as they arrive (see copy-checksum.ts); through a cursor, the rows. */
   protected override async _checksumRows(session: pg.PoolClient, plan: SelectPlan, checksum: TableChecksum, signal?: AbortSignal): Promise<void> {
-    const { sql, params } = selectSql(plan, (i) => this._placeholder(i));
-    if (this.readFormat === "auto" && params.length === 0 && (await binaryFits(session, this.schemaOf(session), plan.table, plan.columns))) {
-      await copyBinaryChecksum(session, sql, plan.columns, checksum, signal, (client) => this.#abandoned.add(client));
-      return;
-    }
-    await super._checksumRows(session, plan, checksum, signal);
+    const { sql, params, binary } = await this.planRead(session, plan);
+    if (binary) await copyBinaryChecksum(session, sql, plan.columns, checksum, signal, (client) => this.#abandoned.add(client));
+    else await checksumBatches(checksum, cursorBatches(session, sql, params, plan.batchSize, signal), signal);
   }
 
   protected _query(session: pg.PoolClient, sql: string, params: Value[], hints?: Array<ColumnDef | undefined>): Promise<QueryResult> {
