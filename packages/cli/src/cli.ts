@@ -16,10 +16,11 @@ export function cliVersion(): string {
 
 const EXIT_CODE_HELP = `
 Exit codes:
-  0  success              4  already exists           7  locked (another run holds the lock)
-  1  failure              5  verification failed      8  value the backend cannot hold exactly
-  2  usage error          6  backend unavailable      130 interrupted (Ctrl-C)
-  3  not found
+  0  success              4  already exists           8  value the backend cannot hold exactly
+  1  failure              5  verification failed      9  disk full
+  2  usage error          6  backend unavailable      10 invalid configuration
+  3  not found            7  locked                   11 source changed during the migration
+                                                      130 interrupted (Ctrl-C)
 
 Environment: MDM_HOME_DIR (default ~/.mdm), MDM_<SECTION>_<KEY> overrides of mdm.yaml
 (e.g. MDM_DATABASE_DEFAULT_BACKEND, MDM_DATABASE_POSTGRESQL_HOST), MDM_FEATURE_<FLAG>.`;

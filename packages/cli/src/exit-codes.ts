@@ -20,6 +20,12 @@ export const ExitCodes = {
   LOCKED: 7,
   /** A value the target backend cannot hold exactly (nothing was written). */
   UNSUPPORTED_VALUE: 8,
+  /** No space left on a device or in a tablespace (nothing half-written is left; free space and rerun). */
+  DISK_FULL: 9,
+  /** mdm.yaml, feature_flags.yaml or a registry entry is invalid (the message names the file and the key). */
+  INVALID_CONFIG: 10,
+  /** The source dataset was written while it was migrated: nothing was published, the source is kept; rerun. */
+  SOURCE_CHANGED: 11,
   /** Interrupted (SIGINT/SIGTERM): staging removed, source and registry untouched. */
   ABORTED: 130,
 } as const;
@@ -43,6 +49,9 @@ const BY_ERROR_CODE: Record<string, ExitCode> = {
   [ErrorCodes.UNSUPPORTED_VALUE]: ExitCodes.UNSUPPORTED_VALUE,
   [ErrorCodes.UNSUPPORTED_TYPE]: ExitCodes.UNSUPPORTED_VALUE,
   [ErrorCodes.INVALID_NAME]: ExitCodes.USAGE,
+  [ErrorCodes.DISK_FULL]: ExitCodes.DISK_FULL,
+  [ErrorCodes.INVALID_CONFIG]: ExitCodes.INVALID_CONFIG,
+  [ErrorCodes.SOURCE_CHANGED]: ExitCodes.SOURCE_CHANGED,
   [ErrorCodes.ABORTED]: ExitCodes.ABORTED,
 };
 

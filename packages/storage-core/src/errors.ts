@@ -45,8 +45,10 @@ export const ErrorCodes = {
   BACKEND_UNAVAILABLE: "MDM_BACKEND_UNAVAILABLE",
   /** The database was opened read-only and a write was attempted. */
   READ_ONLY: "MDM_READ_ONLY",
-  /** No space left on the device or in the tablespace. */
+  /** No space left on the device or in the tablespace (ENOSPC, EDQUOT, SQLITE_FULL, PostgreSQL 53100). */
   DISK_FULL: "MDM_DISK_FULL",
+  /** The source of a migration was written while it was copied: nothing was published, the source is kept. */
+  SOURCE_CHANGED: "MDM_SOURCE_CHANGED",
   /** The operating system or the server refused access. */
   PERMISSION_DENIED: "MDM_PERMISSION_DENIED",
   /** The operation was aborted (AbortSignal, SIGINT). */
