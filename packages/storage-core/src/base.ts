@@ -31,6 +31,7 @@ import type {
 } from "./types.js";
 import { SPECIAL_VALUE_TYPES } from "./types.js";
 import { columnNormalizer, type ValueNormalizer } from "./values.js";
+import type { DatabaseHold, DatasetHold } from "./hold.js";
 
 /** A FIFO lock: one holder at a time, in call order. */
 export class AsyncMutex {
@@ -340,6 +341,11 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
   /** Move a staging database onto the dataset's path; the base class closed both engines first. */
   protected async _publishStaging(_stagingPath: string, _finalPath: string, _replace: boolean): Promise<void> {
     throw new MdmError(ErrorCodes.UNSUPPORTED_OPERATION, `${this.describe()} has no staging`);
+  }
+
+  /** Keep other writers out of one existing database until released (see hold.ts). */
+  protected async _holdDatabase(_databasePath: string): Promise<DatabaseHold> {
+    throw new MdmError(ErrorCodes.UNSUPPORTED_OPERATION, `${this.describe()} cannot hold a dataset against writers`);
   }
 
   // =============================================================================================
@@ -1076,6 +1082,42 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
         });
       }
       await this._dropDatabase(path);
+    });
+  }
+
+  holdDataset(datasetName: string): Promise<DatasetHold> {
+    return this.run("hold_dataset", async () => {
+      const { name, path } = this.datasetPath(datasetName);
+      if (!(await this._databaseExists(path))) {
+        throw new MdmError(ErrorCodes.DATASET_NOT_FOUND, `Dataset ${JSON.stringify(name)} does not exist in ${this.backendType}`, {
+          details: { dataset: name, backend: this.backendType },
+        });
+      }
+      const inner = await this._holdDatabase(path);
+      let ended = false;
+      const end = () => {
+        const first = !ended;
+        ended = true;
+        return first;
+      };
+      return {
+        dataset: name,
+        assertUnchanged: () =>
+          this.run("hold_check", async () => {
+            const why = ended ? "the hold was released" : await inner.changes();
+            if (why !== undefined) {
+              throw new MdmError(ErrorCodes.SOURCE_CHANGED, `Dataset ${JSON.stringify(name)} in ${this.backendType} may have been written since it was held: ${why}`, {
+                details: { dataset: name, backend: this.backendType },
+              });
+            }
+          }),
+        release: () => this.run("hold_release", async () => (end() ? inner.release() : undefined)),
+        dropDataset: () =>
+          this.run("hold_drop", async () => {
+            if (!end()) throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `The hold of ${JSON.stringify(name)} was already released`);
+            await inner.retire(() => this.dropDataset(name));
+          }),
+      };
     });
   }
 

@@ -135,3 +135,25 @@ export function toMdmError(
     details: options.details,
   });
 }
+
+/**
+ * A file-system error (`ENOSPC`, `EACCES`, ...) as an MdmError with a stable code: no space or quota →
+ * MDM_DISK_FULL, refused → MDM_PERMISSION_DENIED, missing → MDM_DATABASE_NOT_FOUND, existing →
+ * MDM_DATASET_EXISTS, anything else → `fallback`. The message names the action and the path.
+ */
+export function fileSystemError(error: unknown, path: string, action: string, fallback: ErrorCode = ErrorCodes.INTERNAL): MdmError {
+  if (isMdmError(error)) return error;
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  const message = `Cannot ${action} ${path}: ${(error as Error | null)?.message ?? String(error)}`;
+  const stable: ErrorCode =
+    code === "ENOSPC" || code === "EDQUOT"
+      ? ErrorCodes.DISK_FULL
+      : code === "EACCES" || code === "EPERM" || code === "EROFS"
+        ? ErrorCodes.PERMISSION_DENIED
+        : code === "ENOENT"
+          ? ErrorCodes.DATABASE_NOT_FOUND
+          : code === "EEXIST"
+            ? ErrorCodes.DATASET_EXISTS
+            : fallback;
+  return new MdmError(stable, message, { cause: error, details: { path, ...(code ? { errno: code } : {}) } });
+}

@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { BaseStorageBackend, type BaseBackendOptions } from "./base.js";
-import { ErrorCodes, MdmError } from "./errors.js";
+import { ErrorCodes, MdmError, fileSystemError } from "./errors.js";
 import { MdmHome } from "./layout.js";
 import { normalizeDatasetName } from "./names.js";
 
@@ -183,24 +183,8 @@ export abstract class FileStorageBackend<TEngine, TSession> extends BaseStorageB
     return total;
   }
 
-  /** Map a file-system error to a stable code. */
+  /** Map a file-system error to a stable code (an error that is none of the known ones: cannot connect). */
   protected fileError(error: unknown, path: string, action: string): MdmError {
-    const code = (error as NodeJS.ErrnoException)?.code;
-    const message = `Cannot ${action} ${path}: ${(error as Error)?.message ?? String(error)}`;
-    switch (code) {
-      case "EEXIST":
-        return new MdmError(ErrorCodes.DATASET_EXISTS, message, { cause: error, details: { path } });
-      case "ENOENT":
-        return new MdmError(ErrorCodes.DATABASE_NOT_FOUND, message, { cause: error, details: { path } });
-      case "EACCES":
-      case "EPERM":
-      case "EROFS":
-        return new MdmError(ErrorCodes.PERMISSION_DENIED, message, { cause: error, details: { path } });
-      case "ENOSPC":
-      case "EDQUOT":
-        return new MdmError(ErrorCodes.DISK_FULL, message, { cause: error, details: { path } });
-      default:
-        return new MdmError(ErrorCodes.CONNECTION_FAILED, message, { cause: error, details: { path } });
-    }
+    return fileSystemError(error, path, action, ErrorCodes.CONNECTION_FAILED);
   }
 }

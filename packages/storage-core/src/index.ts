@@ -11,9 +11,13 @@ export * from "./file-backend.js";
 export * from "./sqlite-types.js";
 export * from "./config.js";
 export * from "./layout.js";
+export * from "./dataset-lock.js";
+export type { DatabaseHold, DatasetHold } from "./hold.js";
 export * from "./flags.js";
 export * from "./manager.js";
 export * from "./postgres.js";
+export * from "./postgres-hold.js";
+export * from "./sqlite-hold.js";
 export * as conformance from "./conformance/index.js";
 export type {
   CheckResult,

@@ -1,4 +1,5 @@
 import type { TableChecksum } from "./checksum.js";
+import type { DatasetHold } from "./hold.js";
 import type { MetricSummary } from "./metrics.js";
 import type {
   BackendCapabilities,
@@ -126,6 +127,14 @@ export interface IStorageBackend {
   datasetExists(datasetName: string): Promise<boolean>;
   /** `drop_dataset` */
   dropDataset(datasetName: string): Promise<void>;
+  /**
+   * Keep every other writer out of a dataset until the hold is released (a migration holds its source
+   * from preflight to publish, so no row written meanwhile can be lost). Readers go on. SQLite: a write
+   * transaction on a connection of its own (other writers wait their busy timeout, then fail); DuckDB: the
+   * file kept open (another process cannot open it for writing); PostgreSQL: SHARE locks on every table
+   * (writers wait). MDM_LOCKED when a writer is active and does not finish within the backend's timeout.
+   */
+  holdDataset(datasetName: string): Promise<DatasetHold>;
   /** Every dataset this backend holds (the original had no way to list them). Sorted. */
   listDatasets(): Promise<string[]>;
   /** Tables of a dataset. Sorted. */

@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { defaultConfig, resolveHomeDir, type MdmConfig } from "./config.js";
-import { ErrorCodes, MdmError, redactSecrets } from "./errors.js";
+import { ErrorCodes, MdmError, fileSystemError, redactSecrets } from "./errors.js";
 import { normalizeDatasetName } from "./names.js";
 import type { BackendType } from "./types.js";
 
@@ -75,6 +76,29 @@ export interface RegistryEntry {
   [key: string]: unknown;
 }
 
+/** A registry entry written under a temporary name, not yet in place (`DatasetRegistry.prepare`). */
+export interface PendingRegistryWrite {
+  readonly file: string;
+  /** Rename it into place (idempotent). */
+  commit(): void;
+  /** Remove it (idempotent; nothing after commit). */
+  discard(): void;
+}
+
+/** Make a rename in a directory durable (best effort: some file systems refuse fsync on a directory). */
+function syncDirectory(dir: string): void {
+  try {
+    const fd = openSync(dir, "r");
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // not supported here: the rename itself is atomic
+  }
+}
+
 /** Read and write registry entries. Writes go through a temporary file and a rename. */
 export class DatasetRegistry {
   constructor(readonly home: MdmHome) {}
@@ -106,15 +130,55 @@ export class DatasetRegistry {
 
   /** Write an entry; a `password` key anywhere in it is refused (registry files are not secret stores). */
   write(entry: RegistryEntry): void {
+    this.prepare(entry).commit();
+  }
+
+  /**
+   * Write an entry under a temporary name beside its file and make it durable; `commit()` renames it into
+   * place (a rename needs no space), `discard()` removes it. A migration prepares before it publishes, so a
+   * full or read-only registry directory fails it while nothing is published yet. Errors: MDM_DISK_FULL,
+   * MDM_PERMISSION_DENIED, naming the file; the temporary file never stays behind.
+   */
+  prepare(entry: RegistryEntry): PendingRegistryWrite {
     const name = normalizeDatasetName(entry.name);
     if (containsPassword(entry)) {
       throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "A registry entry must not hold a password");
     }
     const file = this.home.registryFile(name);
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    const tmp = `${file}.tmp-${process.pid}`;
-    writeFileSync(tmp, stringifyYaml({ ...entry, name }), { mode: 0o600 });
-    renameSync(tmp, file);
+    const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+    try {
+      mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+      const fd = openSync(tmp, "wx", 0o600);
+      try {
+        writeSync(fd, stringifyYaml({ ...entry, name }));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (error) {
+      rmSync(tmp, { force: true });
+      throw fileSystemError(error, file, "write the registry entry");
+    }
+    let done = false;
+    return {
+      file,
+      commit: () => {
+        if (done) return;
+        done = true;
+        try {
+          renameSync(tmp, file);
+        } catch (error) {
+          rmSync(tmp, { force: true });
+          throw fileSystemError(error, file, "write the registry entry");
+        }
+        syncDirectory(dirname(file));
+      },
+      discard: () => {
+        if (done) return;
+        done = true;
+        rmSync(tmp, { force: true });
+      },
+    };
   }
 
   remove(name: string): void {

@@ -9,5 +9,5 @@ export const backendFactory: BackendFactory = {
   backendType: "duckdb",
   implementation: "legacy",
   create: ({ homeDir, config }) =>
-    new LegacyDuckdbStorageBackend({ homeDir, datasetsPath: config.paths.datasets_path, duckdb: settingsFromConfig(config.database.duckdb) }),
+    new LegacyDuckdbStorageBackend({ homeDir, datasetsPath: config.paths.datasets_path, duckdb: settingsFromConfig(config.database.duckdb, config.database.connection_timeout) }),
 };

@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, renameSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, renameSync, rmSync, statSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import { DuckDBInstance, DuckDBTypeId, type DuckDBConnection, type DuckDBType, type DuckDBValue } from "@duckdb/node-api";
@@ -10,6 +10,7 @@ import {
   quoteLiteral,
   selectSql,
   type ColumnDef,
+  type DatabaseHold,
   type FileBackendOptions,
   type MdmError as MdmErrorType,
   type QueryResult,
@@ -88,9 +89,42 @@ export abstract class DuckdbFileBackend<TEngine extends DuckdbEngine, TSession e
 
   /** The shared instance of a file, opened with this backend's settings (a staging file: with staging's memory limit). */
   protected async leaseInstance(path: string): Promise<InstanceLease> {
-    const lease = await acquireInstance(path, this.isStagingPath(path) ? this.stagingOptions : this.instanceOptions);
+    const lease = await acquireInstance(path, this.isStagingPath(path) ? this.stagingOptions : this.instanceOptions, this.settings.lockWaitMs ?? 0);
     this.restrictWal(path);
     return lease;
+  }
+
+  /**
+   * Held by keeping the file's instance open: DuckDB lets no other process open it for writing meanwhile
+   * (nor at all, when this backend opened it for writing). The file and its WAL are stamped (size, mtime,
+   * inode) so `changes()` can prove nothing wrote them; the last lease of a read-write instance
+   * checkpoints, which happens only after the hold ends.
+   */
+  protected override async _holdDatabase(path: string): Promise<DatabaseHold> {
+    const lease = await this.leaseInstance(path);
+    const stamp = () =>
+      [path, `${path}.wal`]
+        .map((file) => {
+          try {
+            const s = statSync(file, { bigint: true });
+            return `${s.ino}:${s.size}:${s.mtimeNs}`;
+          } catch {
+            return "-";
+          }
+        })
+        .join("|");
+    const before = stamp();
+    return {
+      changes: async () => (stamp() === before ? undefined : "its file or WAL changed on disk"),
+      release: () => lease.release(),
+      retire: async (remove) => {
+        try {
+          await remove();
+        } finally {
+          await lease.release();
+        }
+      },
+    };
   }
 
   /** DuckDB creates `<db>.wal` with the process umask; keep it owner-only like the database file. */

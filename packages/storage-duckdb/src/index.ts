@@ -17,5 +17,5 @@ export const backendFactory: BackendFactory = {
   backendType: "duckdb",
   implementation: "new",
   create: ({ homeDir, config }) =>
-    new DuckdbStorageBackend({ homeDir, datasetsPath: config.paths.datasets_path, duckdb: settingsFromConfig(config.database.duckdb) }),
+    new DuckdbStorageBackend({ homeDir, datasetsPath: config.paths.datasets_path, duckdb: settingsFromConfig(config.database.duckdb, config.database.connection_timeout) }),
 };

@@ -48,7 +48,40 @@ function describeOptions(options: Record<string, string>): string {
     .join(", ") || "defaults";
 }
 
-export async function acquireInstance(path: string, options: Record<string, string>): Promise<InstanceLease> {
+const LOCK_CONFLICT = /Could not set lock on file|Conflicting lock is held/i;
+
+/**
+ * Open a file's instance; while another process holds the file (DuckDB lets one process write, or several
+ * read), try again every 100 ms for up to `waitMs`, then fail with MDM_LOCKED naming the holder's pid.
+ */
+async function createWaiting(path: string, options: Record<string, string>, waitMs: number): Promise<DuckDBInstance> {
+  const deadline = Date.now() + Math.max(0, waitMs);
+  for (;;) {
+    try {
+      return await DuckDBInstance.create(path, options);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (!LOCK_CONFLICT.test(message)) throw error;
+      if (Date.now() >= deadline) {
+        const holder = /Conflicting lock is held in (.*?) \(PID (\d+)\)/.exec(message);
+        const who = holder ? `process ${holder[2]} (${holder[1]})` : "another process";
+        const wanted = options.access_mode === "READ_ONLY" ? "for reading" : "for writing";
+        throw new MdmError(
+          ErrorCodes.LOCKED,
+          `The DuckDB file ${path} is held by ${who}; it could not be opened ${wanted} within ${Math.round(waitMs / 1000)} s (DuckDB lets one process write a file, or several read it). Try again when that process is done.`,
+          { cause: error, details: { path, pid: holder ? Number(holder[2]) : undefined } },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+/**
+ * A lease of the process's instance of a file. `waitMs`: how long to wait for another process that
+ * holds the file (default 0: fail at once with MDM_LOCKED).
+ */
+export async function acquireInstance(path: string, options: Record<string, string>, waitMs = 0): Promise<InstanceLease> {
   const readOnly = options.access_mode === "READ_ONLY";
   if (path === ":memory:") {
     const instance = await DuckDBInstance.create(path, options);
@@ -65,7 +98,7 @@ export async function acquireInstance(path: string, options: Record<string, stri
     );
   }
   if (!entry) {
-    const created: CachedInstance = { key, options, opening: DuckDBInstance.create(path, options), refs: 0 };
+    const created: CachedInstance = { key, options, opening: createWaiting(path, options, waitMs), refs: 0 };
     entry = created;
     map.set(path, created);
     created.opening.catch(() => {

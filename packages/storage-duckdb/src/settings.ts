@@ -18,6 +18,12 @@ export interface DuckdbSettings {
    * the process: with the 8GB limit, a copy kept every block it wrote.
    */
   stagingMemoryLimit?: string;
+  /**
+   * Milliseconds to wait for another process that holds a file (DuckDB lets one process write a file, or
+   * several read it) before failing with MDM_LOCKED. From mdm.yaml's `database.connection_timeout`
+   * (seconds, default 30); default 0 (fail at once) for a backend built in code.
+   */
+  lockWaitMs?: number;
 }
 
 /**
@@ -27,13 +33,14 @@ export interface DuckdbSettings {
  */
 export const DEFAULT_STAGING_MEMORY_LIMIT = "32MB";
 
-/** Settings from the mdm.yaml section (keys as Python MDM spells them). */
-export function settingsFromConfig(config: Partial<DuckdbConfig> | undefined): DuckdbSettings {
+/** Settings from the mdm.yaml section (keys as Python MDM spells them) and `database.connection_timeout` (seconds). */
+export function settingsFromConfig(config: Partial<DuckdbConfig> | undefined, connectionTimeoutSeconds?: number): DuckdbSettings {
   return {
     memoryLimit: config?.memory_limit,
     threads: config?.threads,
     tempDirectory: config?.temp_directory,
     accessMode: config?.access_mode,
+    lockWaitMs: connectionTimeoutSeconds === undefined ? undefined : connectionTimeoutSeconds * 1000,
   };
 }
 

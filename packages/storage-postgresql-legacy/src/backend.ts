@@ -8,6 +8,7 @@ import {
   mapPostgresError,
   pgConnectWithPlan,
   pgConnectionConfig,
+  pgHold,
   pgCreateDatabaseSql,
   pgCreateOnce,
   pgCreateTableSql,
@@ -37,6 +38,7 @@ import {
   type QueryResult,
   type SelectPlan,
   type Value,
+  type DatabaseHold,
 } from "@mdm/storage-core";
 
 /** PostgreSQL's limit of bind parameters in one statement. */
@@ -186,6 +188,22 @@ export class LegacyPostgresqlStorageBackend extends BaseStorageBackend<LegacyEng
       if (replace) await pgTerminateSessions(client, final);
       await pgPublishByRename(client, "database", staging, final, replace, this.config.database_prefix);
     });
+  }
+
+  /** SHARE locks on every table, in a transaction of a connection of its own (see core's pgHold). */
+  protected override async _holdDatabase(database: string): Promise<DatabaseHold> {
+    const client = new pg.Client(this.clientConfig(database, await this.ssl(database)));
+    client.on("error", () => undefined);
+    try {
+      await client.connect();
+    } catch (error) {
+      throw this._mapError(error, "connect", database);
+    }
+    try {
+      return await pgHold(client, SCHEMA, this.config.connect_timeout * 1000);
+    } catch (error) {
+      throw this._mapError(error, "hold", database);
+    }
   }
 
   protected async _openEngine(database: string): Promise<LegacyEngine> {

@@ -17,6 +17,7 @@ import {
   pgDatasetDatabaseName,
   pgDescribeTable,
   pgExecute,
+  pgHold,
   pgIdentifier,
   pgListPrefixedDatabases,
   pgListTables,
@@ -40,6 +41,8 @@ import {
   type SpecialValue,
   type TableChecksum,
   type Value,
+  type DatabaseHold,
+  type PgHoldClient,
 } from "@mdm/storage-core";
 import { copyBatchesIn, type CopyFormat } from "./copy-writer.js";
 import { binaryFits } from "./copy-binary.js";
@@ -315,6 +318,35 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
   }
 
   // --- engines and sessions --------------------------------------------------------------------
+
+  /**
+   * SHARE locks on every table, in a transaction of a client of its own (see core's pgHold); a caller's
+   * pool lends that client instead, so it needs room for one more. A writer with an open transaction is
+   * waited for up to `connect_timeout`.
+   */
+  protected override async _holdDatabase(path: string): Promise<DatabaseHold> {
+    const database = this.layout === "schema" ? this.homeDatabase : path;
+    const schema = this.layout === "schema" ? path : "public";
+    let client: PgHoldClient;
+    if (this.#pools.callerOwned) {
+      const lent = await this.acquireFrom(this.#pools.pool(database), database);
+      client = Object.assign(lent, { end: async () => lent.release(true) });
+    } else {
+      const own = new pg.Client(this.clientConfig(database, this.#ssl ?? pgSslPlan(this.config).ssl));
+      own.on("error", () => undefined);
+      try {
+        await own.connect();
+      } catch (error) {
+        throw this._mapError(error, "connect", database);
+      }
+      client = own;
+    }
+    try {
+      return await pgHold(client, schema, this.config.connect_timeout * 1000);
+    } catch (error) {
+      throw this._mapError(error, "hold", database);
+    }
+  }
 
   protected async _openEngine(path: string): Promise<PostgresqlEngine> {
     if (this.layout === "schema") {

@@ -6,6 +6,7 @@ import {
   SQLITE_TABLE_INFO_SQL,
   mapSqliteError,
   sqliteCapabilities,
+  sqliteHold,
   sqliteColumnsFromTableInfo,
   sqliteCreateTableSql,
   sqliteFillParams,
@@ -20,6 +21,7 @@ import {
   sqliteWriters,
   type BackendCapabilities,
   type ColumnDef,
+  type DatabaseHold,
   type FileBackendOptions,
   type MdmError,
   type QueryResult,
@@ -55,6 +57,7 @@ export class LegacySqliteStorageBackend extends FileStorageBackend<Connection, C
   protected readonly extension = "sqlite" as const;
   private readonly pragmas: SqlitePragma[];
   private readonly chunkSize: number;
+  private readonly busyTimeoutMs: number;
   /** INSERT statements prepared per connection, by SQL text (Python's sqlite3 keeps such a cache too). */
   private readonly statements = new WeakMap<Connection, Map<string, Database.Statement>>();
 
@@ -62,6 +65,18 @@ export class LegacySqliteStorageBackend extends FileStorageBackend<Connection, C
     super({ ...options, maxOpenEngines: 1, metrics: false });
     this.pragmas = sqlitePragmas(options.sqlite);
     this.chunkSize = Math.max(1, Math.floor(options.chunkSize ?? 10_000));
+    this.busyTimeoutMs = options.sqlite?.busy_timeout ?? 5000;
+  }
+
+  /** A plain connection of its own holds the write lock (see core's sqliteHold). */
+  protected override async _holdDatabase(path: string): Promise<DatabaseHold> {
+    let db: Connection;
+    try {
+      db = new Database(path, { fileMustExist: true });
+    } catch (error) {
+      throw mapSqliteError(error, `Cannot open SQLite database ${path}`, { path });
+    }
+    return sqliteHold(db, path, this.busyTimeoutMs);
   }
 
   /** A connection with the PRAGMAs applied (as Python MDM's connect listener did: set, not checked). */

@@ -17,8 +17,10 @@ import {
   sqliteSelect,
   sqliteValueChecker,
   sqliteWriters,
+  sqliteHold,
   type BackendCapabilities,
   type ColumnDef,
+  type DatabaseHold,
   type FileBackendOptions,
   type MdmError,
   type QueryResult,
@@ -30,7 +32,7 @@ import {
   type SpecialValue,
   type Value,
 } from "@mdm/storage-core";
-import { readOnePass, type Connection } from "./connection.js";
+import { openHoldConnection, readOnePass, type Connection } from "./connection.js";
 import { ConnectionSet } from "./engine.js";
 import { keysetBatches, readsWholeTable, rowidName } from "./keyset-reader.js";
 
@@ -71,6 +73,7 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
   private readonly maxIdle: number;
   private readonly rowsPerStatement: number;
   private readonly backgroundCheckpoints: boolean;
+  private readonly busyTimeoutMs: number;
   /** Sessions that wrote since they were acquired: only those can have grown the WAL. */
   private readonly wrote = new WeakSet<Connection>();
 
@@ -82,6 +85,12 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
     this.maxIdle = Math.max(1, options.maxIdleConnections ?? 4);
     this.rowsPerStatement = Math.max(1, Math.floor(options.rowsPerStatement ?? DEFAULT_ROWS_PER_STATEMENT));
     this.backgroundCheckpoints = options.backgroundCheckpoints ?? true;
+    this.busyTimeoutMs = options.sqlite?.busy_timeout ?? 5000;
+  }
+
+  /** A connection of its own holds the write lock (see core's sqliteHold). */
+  protected override async _holdDatabase(path: string): Promise<DatabaseHold> {
+    return sqliteHold(openHoldConnection(path), path, this.busyTimeoutMs);
   }
 
   protected async _openEngine(path: string): Promise<ConnectionSet> {

@@ -73,3 +73,12 @@ export function readOnePass(db: Connection): () => void {
     }
   };
 }
+
+/** A plain connection to an existing file, for holding it against writers (no PRAGMA: it must not write). */
+export function openHoldConnection(path: string): Connection {
+  try {
+    return new Database(path, { fileMustExist: true });
+  } catch (error) {
+    throw mapSqliteError(error, `Cannot open SQLite database ${path}`, { path });
+  }
+}

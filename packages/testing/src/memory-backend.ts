@@ -12,6 +12,7 @@ import {
   type BackendCapabilities,
   type BaseBackendOptions,
   type ColumnDef,
+  type DatabaseHold,
   type LogicalType,
   type QueryResult,
   type SelectPlan,
@@ -148,6 +149,26 @@ export class MemoryStorageBackend extends BaseStorageBackend<MemoryEngine, Memor
       for (const row of table.rows) row.forEach((value, i) => (bytes += encodeValue((table.columns[i] as ColumnDef).type, value).length));
     }
     return bytes;
+  }
+
+  /**
+   * Nothing here can keep a writer out (every instance sharing the store is in this process), so the hold
+   * only detects: any commit swaps the table map, and a write outside a transaction changes a table's
+   * rows array or its length.
+   */
+  protected override async _holdDatabase(databasePath: string): Promise<DatabaseHold> {
+    const db = this.store.databases.get(databasePath) as MemoryDatabase;
+    const stamp = () => [...db.tables].map(([name, t]) => [name, t.rows, t.rows.length] as const);
+    const before = stamp();
+    const same = () => {
+      const now = stamp();
+      return this.store.databases.get(databasePath) === db && now.length === before.length && now.every((x, i) => x.every((v, j) => v === before[i]?.[j]));
+    };
+    return {
+      changes: async () => (same() ? undefined : "a table was written, created or dropped"),
+      release: async () => undefined,
+      retire: async (remove) => remove(),
+    };
   }
 
   // --- engines and sessions --------------------------------------------------------------------
