@@ -28,6 +28,8 @@ Environment: MDM_HOME_DIR (default ~/.mdm), MDM_<SECTION>_<KEY> overrides of mdm
 interface Runtime {
   ctx?: CliContext;
   exitCode: ExitCode;
+  /** The command's exit code says what an interrupt did (migrate); otherwise an interrupt exits 130. */
+  reportsInterrupts?: boolean;
   signal: AbortSignal;
 }
 
@@ -98,6 +100,7 @@ function buildProgram(runtime: Runtime): Command {
     .option("--remove-source", "drop the source database after a verified migration")
     .option("--json", "print the result objects as JSON")
     .action(async (names: string[], opts) => {
+      runtime.reportsInterrupts = true;
       runtime.exitCode = await migrateCommand(context(), names, opts, runtime.signal);
     });
 
@@ -172,7 +175,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Exit
   process.on("SIGTERM", onSignal);
   try {
     await program.parseAsync(argv, { from: "user" });
-    if (controller.signal.aborted) return ExitCodes.ABORTED;
+    // migrate reports what an interrupt left on disk itself (a dataset past its publish completes).
+    if (controller.signal.aborted && !runtime.reportsInterrupts) return ExitCodes.ABORTED;
     return runtime.exitCode;
   } catch (error) {
     if (error instanceof CommanderError) {

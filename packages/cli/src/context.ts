@@ -1,5 +1,6 @@
 import {
   BACKEND_TYPES,
+  DatasetLock,
   DatasetRegistry,
   MdmHome,
   StorageBackendManager,
@@ -11,6 +12,7 @@ import {
   type MdmConfig,
   type RegistryEntry,
 } from "@mdm/storage-core";
+import { join } from "node:path";
 import { UsageError } from "./exit-codes.js";
 
 /**
@@ -50,6 +52,7 @@ export class CliContext {
   readonly registry: DatasetRegistry;
   readonly manager: StorageBackendManager;
   private readonly loaded = new Set<string>();
+  private readonly readers = new Map<string, Promise<IStorageBackend>>();
 
   constructor(env: NodeJS.ProcessEnv = process.env) {
     const { config, homeDir } = loadConfig({ env });
@@ -57,6 +60,15 @@ export class CliContext {
     this.home = new MdmHome(homeDir, config.paths);
     this.registry = new DatasetRegistry(this.home);
     this.manager = new StorageBackendManager({ homeDir, config, env });
+  }
+
+  /**
+   * The dataset's lock (`<home>/locks/<name>.lock`): register, remove and migrate take it, so that none
+   * of them runs while another works on the same dataset (MDM_LOCKED naming the holder). A stale lock is
+   * taken over with a note on stderr.
+   */
+  lockDataset(name: string, purpose: string): DatasetLock {
+    return DatasetLock.acquire(join(this.home.root, "locks"), name, { purpose, onTakeover: (note) => process.stderr.write(`mdm: note: ${note}\n`) });
   }
 
   /** Secrets that must never reach the terminal. */
@@ -83,6 +95,30 @@ export class CliContext {
   async backend(spec: BackendSpec, datasetName?: string): Promise<IStorageBackend> {
     await this.loadFactories(spec.type);
     return this.manager.getStorageBackend(spec.type, { datasetName, implementation: spec.implementation });
+  }
+
+  /**
+   * A backend for reading datasets (info, list, export, a migration's source): DuckDB files are opened
+   * read-only, so that several processes can read one file at a time (a migration reading it included);
+   * a process that writes it makes a reader wait up to `database.connection_timeout`, then MDM_LOCKED
+   * naming that process. Other types: the same as `backend()` (their readers never block one another).
+   */
+  async readerBackend(spec: BackendSpec, datasetName?: string): Promise<IStorageBackend> {
+    if (spec.type !== "duckdb") return this.backend(spec, datasetName);
+    const implementation = this.implementationFor(spec, datasetName);
+    let pending = this.readers.get(implementation);
+    if (!pending) {
+      pending = (async () => {
+        const factory = await this.factory(spec.type, implementation);
+        const duckdb = { ...this.config.database.duckdb, access_mode: "READ_ONLY" as const };
+        const backend = factory.create({ homeDir: this.home.root, config: { ...this.config, database: { ...this.config.database, duckdb } } });
+        await backend.init();
+        return backend;
+      })();
+      this.readers.set(implementation, pending);
+      pending.catch(() => this.readers.delete(implementation));
+    }
+    return pending;
   }
 
   /** The factory of one implementation (to build an instance outside the manager's cache). */
@@ -131,6 +167,8 @@ export class CliContext {
   }
 
   async close(): Promise<void> {
+    for (const pending of this.readers.values()) await (await pending.catch(() => undefined))?.close().catch(() => undefined);
+    this.readers.clear();
     await this.manager.clearCache().catch(() => undefined);
   }
 }

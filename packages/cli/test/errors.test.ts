@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -125,14 +126,14 @@ describe("mdm error paths and exit codes", () => {
     expect(existsSync(join(home, "config", "datasets", "pgx.yaml"))).toBe(false);
   });
 
-  it("7: locked (another migration of the dataset holds the lock)", async () => {
+  it("7: locked (another process holds the dataset's lock)", async () => {
     mkdirSync(join(home, "locks"), { recursive: true });
-    const lock = join(home, "locks", "churn--to-duckdb.lock");
-    writeFileSync(lock, JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString() }));
+    const lock = join(home, "locks", "churn.lock");
+    writeFileSync(lock, JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), purpose: "migrate churn to postgresql" }));
     try {
       const r = await mdm(["migrate", "churn", "--to", "duckdb"], env());
       expect(r.code).toBe(7);
-      expect(r.stderr).toMatch(/Another migration/);
+      expect(r.stderr).toMatch(new RegExp(`locked by process ${process.pid} on host .* \\(migrate churn to postgresql\\); check it with "ps -p ${process.pid}"`));
       expect(r.stdout).toMatch(/MDM_LOCKED/);
     } finally {
       removeDir(lock);

@@ -1,5 +1,6 @@
 export { StorageMigrator, type StorageMigratorOptions } from "./migrator.js";
-export { MigrationLock } from "./lock.js";
+/** @deprecated The lock is per dataset now and lives in core: use `DatasetLock` from `@mdm/storage-core`. */
+export { DatasetLock as MigrationLock } from "@mdm/storage-core";
 export { orderTables } from "./plan.js";
 export { prefetch } from "./prefetch.js";
 export type * from "./types.js";

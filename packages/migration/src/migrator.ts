@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   DEFAULT_BATCH_SIZE,
+  DatasetLock,
   DatasetRegistry,
   ErrorCodes,
   METADATA_COLUMNS,
@@ -21,13 +22,14 @@ import {
   type IStorageBackend,
   type LogicalType,
   type Metadata,
+  type RegistryEntry,
   type SpecialValue,
   type StorageEngine,
   type Value,
 } from "@mdm/storage-core";
-import { MigrationLock } from "./lock.js";
 import { orderTables } from "./plan.js";
 import { prefetch } from "./prefetch.js";
+import { readJournal, removeJournal, writeJournal } from "./publish-journal.js";
 import type {
   BackendRef,
   MigrateAllOptions,
@@ -51,6 +53,16 @@ export interface StorageMigratorOptions {
   home?: MdmHome | string | null;
   /** Where lock files live (default `<home>/locks`, else the temp directory). */
   lockDir?: string;
+  /**
+   * The `database` section written into the registry entry once the target is published (default: the
+   * backend type and its `getDatabasePath`; the CLI adds PostgreSQL's host, port and user).
+   */
+  registryDatabase?: (target: IStorageBackend, datasetName: string) => RegistryEntry["database"];
+}
+
+/** Where a run is: past the publish, an abort or a signal no longer stops it. */
+interface RunStage {
+  pastNoReturn: boolean;
 }
 
 interface TablePlan {
@@ -107,6 +119,7 @@ export class StorageMigrator {
   private readonly manager: StorageBackendManager | undefined;
   private readonly homeOption: MdmHome | string | null | undefined;
   private readonly lockDirOption: string | undefined;
+  private readonly registryDatabaseOption: StorageMigratorOptions["registryDatabase"];
   private resolved: Promise<{ source: IStorageBackend; target: IStorageBackend }> | undefined;
 
   /** `new StorageMigrator("sqlite", "duckdb")` as in the original, or with options. */
@@ -123,6 +136,7 @@ export class StorageMigrator {
     this.manager = all.manager;
     this.homeOption = all.home;
     this.lockDirOption = all.lockDir;
+    this.registryDatabaseOption = all.registryDatabase;
   }
 
   /** The two backends (resolved through the manager when given by type). */
@@ -162,7 +176,16 @@ export class StorageMigrator {
     return home ? join(home.root, "locks") : join(tmpdir(), "mdm-locks");
   }
 
-  /** Migrate one dataset. Resolves with a result; `success: false` carries the error code and message. */
+  /**
+   * Migrate one dataset. Resolves with a result; `success: false` carries the error code and message.
+   *
+   * The dataset is locked for the whole run (`<lock dir>/<name>.lock`, whatever the target), and its
+   * source is held against writers from preflight until the registry points at the target (see
+   * `IStorageBackend.holdDataset`), so no row written meanwhile can be lost: a write that got in anyway
+   * fails the run with MDM_SOURCE_CHANGED before anything is published, and the source is never removed
+   * then. Once the publish has begun (the point of no return) an abort or a signal no longer stops the
+   * run: it finishes and reports success, with the signal in `interrupted`.
+   */
   async migrateDataset(datasetName: string, options: MigrateOptions = {}): Promise<MigrationResult> {
     const started = performance.now();
     const { source, target } = await this.backends();
@@ -177,32 +200,47 @@ export class StorageMigrator {
       durationMs: 0,
       rowsPerSecond: 0,
       verification: null,
+      sourceRemoved: false,
+      warnings: [],
       error: null,
     };
+    const notice = (message: string) => {
+      result.warnings.push(message);
+      options.onNotice?.(message);
+    };
     const controller = new AbortController();
-    const onAbort = () => controller.abort(options.signal?.reason);
+    const stage: RunStage = { pastNoReturn: false };
+    const onAbort = () => {
+      if (!stage.pastNoReturn) controller.abort(options.signal?.reason);
+    };
     options.signal?.addEventListener("abort", onAbort, { once: true });
     if (options.signal?.aborted) controller.abort();
     let caughtSignal: NodeJS.Signals | undefined;
     const onSignal = (signal: NodeJS.Signals) => {
-      caughtSignal = signal;
-      controller.abort(new MdmError(ErrorCodes.ABORTED, `Migration interrupted by ${signal}`));
+      caughtSignal ??= signal;
+      if (stage.pastNoReturn) notice(`${signal} received while publishing: the migration finishes first`);
+      else controller.abort(new MdmError(ErrorCodes.ABORTED, `Migration interrupted by ${signal}; staging removed, source and registry untouched`));
     };
     if (options.handleSignals) {
       process.on("SIGINT", onSignal);
       process.on("SIGTERM", onSignal);
     }
-    let lock: MigrationLock | undefined;
+    let lock: DatasetLock | undefined;
     try {
       const name = normalizeDatasetName(datasetName);
       result.dataset = name;
-      lock = MigrationLock.acquire(this.lockDir(), `${name}--to-${target.backendType}`);
-      await this.run(name, source, target, { ...options, signal: controller.signal }, result);
+      lock = DatasetLock.acquire(this.lockDir(), name, { purpose: `migrate ${name} to ${target.backendType}`, onTakeover: notice });
+      await this.run(name, source, target, { ...options, signal: controller.signal }, result, stage, notice);
       result.success = true;
     } catch (error) {
-      result.error = errorInfo(controller.signal.aborted && !isMdmError(error, ErrorCodes.LOCKED) ? abortError(error, controller.signal) : error);
+      const aborted = controller.signal.aborted && !stage.pastNoReturn && !isMdmError(error, ErrorCodes.LOCKED);
+      // A signal is named whoever saw it first (the caller's own SIGINT handler may abort our signal before ours runs).
+      const interruption = caughtSignal ? new MdmError(ErrorCodes.ABORTED, `Migration interrupted by ${caughtSignal}; staging removed, source and registry untouched`, { cause: error }) : undefined;
+      result.error = errorInfo(aborted ? (interruption ?? abortError(error, controller.signal)) : error);
     } finally {
       lock?.release();
+      // A signal that arrived during the last synchronous steps is still queued: take it while listening.
+      if (options.handleSignals) await nextTurn();
       options.signal?.removeEventListener("abort", onAbort);
       if (options.handleSignals) {
         process.off("SIGINT", onSignal);
@@ -211,7 +249,11 @@ export class StorageMigrator {
       result.durationMs = performance.now() - started;
       result.rowsPerSecond = result.durationMs > 0 ? Math.round((result.rowsMigrated / result.durationMs) * 1000) : 0;
     }
-    if (caughtSignal) process.kill(process.pid, caughtSignal);
+    if (caughtSignal) {
+      // A completed migration keeps the signal to itself: the caller's exit status must say "done".
+      if (result.success) result.interrupted = caughtSignal;
+      else process.kill(process.pid, caughtSignal);
+    }
     return result;
   }
 
@@ -242,7 +284,15 @@ export class StorageMigrator {
     };
   }
 
-  private async run(name: string, source: IStorageBackend, target: IStorageBackend, options: MigrateOptions, result: MigrationResult): Promise<void> {
+  private async run(
+    name: string,
+    source: IStorageBackend,
+    target: IStorageBackend,
+    options: MigrateOptions,
+    result: MigrationResult,
+    stage: RunStage,
+    notice: (message: string) => void,
+  ): Promise<void> {
     // Core's readBatches default (2,048 rows): larger batches cost more in garbage collection than they save.
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
     if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
@@ -260,106 +310,218 @@ export class StorageMigrator {
 
     // --- preflight ---------------------------------------------------------------------------
     progress({ phase: "preflight", rowsDone: 0, rowsTotal: 0, rate: 0, etaSeconds: null });
+    const home = this.home();
+    const registry = home ? new DatasetRegistry(home) : undefined;
+    // The registry entry is read (and validated) before anything is written.
+    const entry = registry?.exists(name) ? registry.read(name) : undefined;
+    if (entry && String(entry.database.backend).toLowerCase() !== source.backendType) {
+      throw new MdmError(
+        ErrorCodes.INVALID_ARGUMENT,
+        `Dataset ${JSON.stringify(name)} is registered in ${String(entry.database.backend)}, not in the source ${source.backendType}: migrating this copy would leave the registered one behind`,
+        { details: { dataset: name, registered: entry.database.backend } },
+      );
+    }
+    if (registry) {
+      registry.removeTemporaryFiles(name);
+      await this.recoverInterruptedPublish(name, source, target, registry, notice);
+    }
     if (!(await source.datasetExists(name))) {
       throw new MdmError(ErrorCodes.DATASET_NOT_FOUND, `Source dataset ${JSON.stringify(name)} does not exist in ${source.backendType}`, {
         details: { dataset: name },
       });
     }
-    if (!options.overwrite && (await target.datasetExists(name))) {
-      throw new MdmError(
-        ErrorCodes.DATASET_EXISTS,
-        `Dataset ${JSON.stringify(name)} already exists in ${target.backendType}; pass overwrite to replace it`,
-        { details: { dataset: name } },
-      );
-    }
-    // Leftovers of a killed run: never visible as the dataset, removed before we start.
-    for (const stale of await target.listStagingPaths(name)) await target.dropDatabase(stale);
-
+    // Opened first (a backend may set the journal mode as it opens, which a writer-free hold would block),
+    // then held: from here until the registry points at the target, no other writer gets into the source.
     const sourceEngine = await source.getDatasetEngine(name);
-    const tableNames = orderTables((await source.getTableNames(sourceEngine, { includeSystem: true })).filter((t) => t !== METADATA_TABLE));
-    const plans: TablePlan[] = [];
-    for (const table of tableNames) {
-      const info = await source.getTableInfo(table, sourceEngine);
-      plans.push({ name: table, columns: info.columns, rowCount: info.rowCount });
-    }
-    if (options.preflightScan !== false) {
-      for (const plan of plans) await this.scanRepresentable(source, target, sourceEngine, plan, batchSize, signal);
-    }
-    const metadata: Metadata = {
-      ...(await source.getMetadata(name)),
-      migrated_from: `${source.backendType}:${source.implementation}`,
-      migrated_to: `${target.backendType}:${target.implementation}`,
-      migration_date: new Date().toISOString(),
-    };
-    checkAbort();
-
-    // --- staging -----------------------------------------------------------------------------
-    const runId = randomBytes(6).toString("hex");
-    const stagingPath = target.getStagingPath(name, runId);
-    let published = false;
+    const hold = await source.holdDataset(name);
+    let holdEnded = false;
     try {
-      await target.createDatabase(stagingPath);
-      let stagingEngine = await target.getEngine(stagingPath);
-      const sourceSums = new Map<string, TableChecksum>();
-      for (let i = 0; i < plans.length; i++) {
-        const plan = plans[i] as TablePlan;
-        const sum = await this.copyTable(source, target, sourceEngine, stagingEngine, plan, batchSize, verify === "checksum", options, (rowsDone, rate) =>
-          progress({
-            phase: "copy",
-            table: plan.name,
-            tableIndex: i + 1,
-            tableCount: plans.length,
-            rowsDone,
-            rowsTotal: plan.rowCount,
-            rate,
-            etaSeconds: rate > 0 ? Math.max(0, (plan.rowCount - rowsDone) / rate) : null,
-          }),
+      if (!options.overwrite && (await target.datasetExists(name))) {
+        throw new MdmError(
+          ErrorCodes.DATASET_EXISTS,
+          `Dataset ${JSON.stringify(name)} already exists in ${target.backendType}; pass overwrite (--overwrite) to replace it`,
+          { details: { dataset: name } },
         );
-        if (sum) sourceSums.set(plan.name, sum);
-        result.tablesMigrated.push(plan.name);
       }
-      const now = new Date().toISOString();
-      await target.writeBatches(
-        METADATA_TABLE,
-        METADATA_COLUMNS,
-        [Object.entries(metadata).map(([k, v]) => [k, JSON.stringify(v), now] as Value[])],
-        { engine: stagingEngine, ifExists: "replace", signal },
-      );
+      // Leftovers of a killed run: never visible as the dataset, removed before we start.
+      for (const stale of await target.listStagingPaths(name)) await target.dropDatabase(stale);
+
+      const tableNames = orderTables((await source.getTableNames(sourceEngine, { includeSystem: true })).filter((t) => t !== METADATA_TABLE));
+      const plans: TablePlan[] = [];
+      for (const table of tableNames) {
+        const info = await source.getTableInfo(table, sourceEngine);
+        plans.push({ name: table, columns: info.columns, rowCount: info.rowCount });
+      }
+      if (options.preflightScan !== false) {
+        for (const plan of plans) await this.scanRepresentable(source, target, sourceEngine, plan, batchSize, signal);
+      }
+      const runId = randomBytes(6).toString("hex");
+      const metadata: Metadata = {
+        ...(await source.getMetadata(name)),
+        migrated_from: `${source.backendType}:${source.implementation}`,
+        migrated_to: `${target.backendType}:${target.implementation}`,
+        migration_date: new Date().toISOString(),
+        migration_id: runId,
+      };
       checkAbort();
 
-      // --- verify (in staging, before anything is visible) -----------------------------------
-      // Verify what will be published: close the staging engine so the data reaches its final on-disk
-      // form (DuckDB's checkpoint compresses columns; its constant/RLE encodings once turned 0.0 into
-      // -0.0 here), then read it back from storage.
-      await target.releaseEngine(stagingEngine);
-      stagingEngine = await target.getEngine(stagingPath);
-      if (verify !== "none") {
-        progress({ phase: "verify", rowsDone: 0, rowsTotal: 0, rate: 0, etaSeconds: null });
-        result.verification = await this.verify(source, target, sourceEngine, stagingEngine, plans, sourceSums, verify, batchSize, signal);
-        if (!result.verification.passed) {
-          throw new MdmError(ErrorCodes.VERIFICATION_FAILED, `Verification failed: ${result.verification.differences.join("; ")}`, {
-            details: { dataset: name, differences: result.verification.differences },
-          });
+      // --- staging -----------------------------------------------------------------------------
+      const stagingPath = target.getStagingPath(name, runId);
+      let published = false;
+      try {
+        await target.createDatabase(stagingPath);
+        let stagingEngine = await target.getEngine(stagingPath);
+        const sourceSums = new Map<string, TableChecksum>();
+        for (let i = 0; i < plans.length; i++) {
+          const plan = plans[i] as TablePlan;
+          const sum = await this.copyTable(source, target, sourceEngine, stagingEngine, plan, batchSize, verify === "checksum", options, (rowsDone, rate) =>
+            progress({
+              phase: "copy",
+              table: plan.name,
+              tableIndex: i + 1,
+              tableCount: plans.length,
+              rowsDone,
+              rowsTotal: plan.rowCount,
+              rate,
+              etaSeconds: rate > 0 ? Math.max(0, (plan.rowCount - rowsDone) / rate) : null,
+            }),
+          );
+            if (sum) sourceSums.set(plan.name, sum);
+          result.tablesMigrated.push(plan.name);
+          await nextTurn();
+          checkAbort();
+        }
+        const now = new Date().toISOString();
+        await target.writeBatches(
+          METADATA_TABLE,
+          METADATA_COLUMNS,
+          [Object.entries(metadata).map(([k, v]) => [k, JSON.stringify(v), now] as Value[])],
+          { engine: stagingEngine, ifExists: "replace", signal },
+        );
+        checkAbort();
+
+        // --- verify (in staging, before anything is visible) -----------------------------------
+        // Verify what will be published: close the staging engine so the data reaches its final on-disk
+        // form (DuckDB's checkpoint compresses columns; its constant/RLE encodings once turned 0.0 into
+        // -0.0 here), then read it back from storage.
+        await target.releaseEngine(stagingEngine);
+        stagingEngine = await target.getEngine(stagingPath);
+        if (verify !== "none") {
+          progress({ phase: "verify", rowsDone: 0, rowsTotal: 0, rate: 0, etaSeconds: null });
+          result.verification = await this.verify(source, target, sourceEngine, stagingEngine, plans, sourceSums, verify, batchSize, signal);
+          if (!result.verification.passed) {
+            throw new MdmError(ErrorCodes.VERIFICATION_FAILED, `Verification failed: ${result.verification.differences.join("; ")}`, {
+              details: { dataset: name, differences: result.verification.differences },
+            });
+          }
+        }
+        result.rowsMigrated = plans.reduce((n, p) => n + p.rowCount, 0);
+        try {
+          result.bytes = await target.getDatabaseSize(stagingEngine);
+        } catch {
+          result.bytes = null;
+        }
+        await target.releaseEngine(stagingEngine);
+
+        // --- publish and registry, as one step ---------------------------------------------------
+        // Everything that needs space is written first: the registry entry under a temporary name and the
+        // publish journal. Then the source is proven unchanged, and only a rename (publish) and a rename
+        // (registry) remain: a full or read-only registry directory fails the run while nothing is visible.
+        const pending = registry && entry ? registry.prepare({ ...entry, name, database: this.registryDatabase(target, name) }) : undefined;
+        try {
+          if (pending) writeJournal(this.lockDir(), { runId, dataset: name, source: source.backendType, target: target.backendType, startedAt: new Date().toISOString() });
+          await hold.assertUnchanged();
+          // Synchronous engines (better-sqlite3) can keep the event loop busy from the copy to here: let a
+          // pending SIGINT or SIGTERM reach its handler while it can still undo the run.
+          await nextTurn();
+          checkAbort();
+          progress({ phase: "publish", rowsDone: result.rowsMigrated, rowsTotal: result.rowsMigrated, rate: 0, etaSeconds: 0 });
+          stage.pastNoReturn = true;
+          try {
+            await target.publishStaging(stagingPath, name, { replace: options.overwrite === true });
+          } catch (error) {
+            stage.pastNoReturn = false; // a publish is atomic: nothing is visible
+            throw error;
+          }
+          published = true;
+          progress({ phase: "registry", rowsDone: result.rowsMigrated, rowsTotal: result.rowsMigrated, rate: 0, etaSeconds: 0 });
+          if (pending) {
+            try {
+              pending.commit();
+            } catch (error) {
+              // The registry could not be switched: undo the publish, so that registry and data agree. When
+              // even that fails, the journal stays and the next run removes the unregistered copy.
+              try {
+                await target.dropDataset(name);
+                published = false;
+                stage.pastNoReturn = false;
+              } catch (undo) {
+                notice(`the published ${target.backendType} copy of ${name} could not be removed (${errorInfo(undo).message}); the next migration of ${name} removes it`);
+              }
+              throw error;
+            }
+          }
+        } catch (error) {
+          if (!stage.pastNoReturn && pending) {
+            pending.discard();
+            removeJournal(this.lockDir(), name);
+          }
+          throw error;
+        }
+        removeJournal(this.lockDir(), name);
+      } finally {
+        if (!published) await target.dropDatabase(stagingPath).catch(() => undefined);
+      }
+
+      // --- the source: kept, or removed while writers are still held out -------------------------
+      if (options.removeSource) {
+        try {
+          await hold.assertUnchanged();
+          holdEnded = true;
+          await hold.dropDataset();
+          result.sourceRemoved = true;
+        } catch (error) {
+          notice(`the source ${source.backendType} copy of ${name} was kept: ${errorInfo(error).message}`);
         }
       }
-      result.rowsMigrated = plans.reduce((n, p) => n + p.rowCount, 0);
-      try {
-        result.bytes = await target.getDatabaseSize(stagingEngine);
-      } catch {
-        result.bytes = null;
+      if (!result.sourceRemoved) {
+        holdEnded = true;
+        await hold.release({ moved: true }).catch(() => undefined);
       }
-      checkAbort();
-
-      // --- publish -----------------------------------------------------------------------------
-      progress({ phase: "publish", rowsDone: result.rowsMigrated, rowsTotal: result.rowsMigrated, rate: 0, etaSeconds: 0 });
-      await target.publishStaging(stagingPath, name, { replace: options.overwrite === true });
-      published = true;
+      progress({ phase: "done", rowsDone: result.rowsMigrated, rowsTotal: result.rowsMigrated, rate: 0, etaSeconds: 0 });
     } finally {
-      if (!published) await target.dropDatabase(stagingPath).catch(() => undefined);
+      if (!holdEnded) await hold.release().catch(() => undefined);
     }
-    this.updateRegistry(name, target);
-    if (options.removeSource) await source.dropDataset(name);
-    progress({ phase: "done", rowsDone: result.rowsMigrated, rowsTotal: result.rowsMigrated, rate: 0, etaSeconds: 0 });
+  }
+
+  /** The `database` section of the target's registry entry (the option, else the backend's location). */
+  private registryDatabase(target: IStorageBackend, name: string): RegistryEntry["database"] {
+    if (this.registryDatabaseOption) return this.registryDatabaseOption(target, name);
+    const location = target.getDatabasePath(name);
+    const database: RegistryEntry["database"] = { backend: target.backendType };
+    if (target.backendType === "postgresql") database.database = location;
+    else database.path = location;
+    return database;
+  }
+
+  /** Apply the publish journal's recovery rule (see publish-journal.ts) for a run that died mid-publish. */
+  private async recoverInterruptedPublish(name: string, source: IStorageBackend, target: IStorageBackend, registry: DatasetRegistry, notice: (message: string) => void): Promise<void> {
+    const journal = readJournal(this.lockDir(), name);
+    if (!journal) return;
+    const registered = registry.exists(name) ? String(registry.read(name).database.backend).toLowerCase() : undefined;
+    if (registered === journal.target) {
+      removeJournal(this.lockDir(), name);
+      return;
+    }
+    if (journal.target !== target.backendType) return; // that run's copy is in another backend: a run to it recovers it
+    if (await target.datasetExists(name)) {
+      const id = (await target.getMetadata(name).catch(() => ({}) as Metadata)).migration_id;
+      if (id === journal.runId) {
+        await target.dropDataset(name);
+        notice(`removed the ${target.backendType} copy of ${name} that an interrupted migration (run ${journal.runId}) had published without pointing the registry at it; the registry and ${source.backendType} were never changed`);
+      }
+    }
+    removeJournal(this.lockDir(), name);
   }
 
   /** Refuse, before writing anything, values the target cannot hold (naming table, column and row). */
@@ -500,25 +662,17 @@ export class StorageMigrator {
     const b = await sums(target, stagingEngine);
     return plan.columns.filter((_, i) => a[i] !== b[i]).map((c) => c.name);
   }
+}
 
-  /** Point the registry entry at the target (only after publish). */
-  private updateRegistry(name: string, target: IStorageBackend): void {
-    const home = this.home();
-    if (!home) return;
-    const registry = new DatasetRegistry(home);
-    if (!registry.exists(name)) return;
-    const entry = registry.read(name);
-    const location = target.getDatabasePath(name);
-    const database: Record<string, unknown> = { backend: target.backendType };
-    if (target.backendType === "postgresql") database.database = location;
-    else database.path = location;
-    registry.write({ ...entry, database: database as typeof entry.database });
-  }
+/** One turn of the event loop (its poll phase delivers signals). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function abortError(error: unknown, signal: AbortSignal): MdmError {
-  if (isMdmError(error, ErrorCodes.ABORTED)) return error;
+  // The reason says why (a signal, the caller's own MdmError); a backend's "aborted" says only where.
   const reason = signal.reason;
   if (isMdmError(reason)) return reason;
+  if (isMdmError(error, ErrorCodes.ABORTED)) return error;
   return new MdmError(ErrorCodes.ABORTED, "The migration was aborted; staging was removed, source and registry are untouched", { cause: error });
 }

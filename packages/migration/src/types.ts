@@ -7,7 +7,8 @@ export type VerifyMode = "checksum" | "count" | "none";
 
 export interface MigrationProgress {
   dataset: string;
-  phase: "preflight" | "copy" | "verify" | "publish" | "done";
+  /** `registry`: published; the registry entry is being pointed at the target. */
+  phase: "preflight" | "copy" | "verify" | "publish" | "registry" | "done";
   table?: string;
   /** Position of the table in the copy order (1-based) and how many there are. */
   tableIndex?: number;
@@ -32,10 +33,13 @@ export interface MigrateOptions {
   /** Scan source columns whose values the target may refuse before writing anything (default true). */
   preflightScan?: boolean;
   onProgress?: (event: MigrationProgress) => void;
+  /** Told of what a demanding user wants to know (a stale lock taken over, a leftover removed, a kept source). Also in `warnings`. */
+  onNotice?: (message: string) => void;
   signal?: AbortSignal;
   /**
    * Abort cleanly on SIGINT/SIGTERM while migrating (staging removed, source and registry untouched),
-   * then re-raise the signal. Default false (the CLI turns it on).
+   * then re-raise the signal. Past the point of no return (the publish) the signal does not stop the
+   * run: it completes, is not re-raised, and `interrupted` names it. Default false (the CLI turns it on).
    */
   handleSignals?: boolean;
   /**
@@ -74,6 +78,12 @@ export interface MigrationResult {
   durationMs: number;
   rowsPerSecond: number;
   verification: VerificationReport | null;
+  /** The source was dropped after the publish (`removeSource`). */
+  sourceRemoved: boolean;
+  /** Notices of the run (also given to `onNotice`): a stale lock taken over, a kept source, a deferred signal. */
+  warnings: string[];
+  /** A SIGINT/SIGTERM that arrived past the point of no return: the migration completed anyway. */
+  interrupted?: NodeJS.Signals;
   error: { code: string; message: string } | null;
 }
 

@@ -1,54 +1,28 @@
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DatasetRegistry, MdmHome, type IStorageBackend } from "@mdm/storage-core";
 import { StorageMigrator } from "../src/index.js";
 import { environment, type Env } from "./support/backends.js";
+import { runGated } from "./support/gated.js";
 import { ALL_TYPES, allTypesRow, fingerprint, rows } from "./support/dataset.js";
 
-const CHILD = fileURLToPath(new URL("./support/migrate-child.mjs", import.meta.url));
 const ROWS = 150_000;
 
 type Trigger = { phase: string; minRows?: number; table?: string };
 
-/**
- * Run the child migration and SIGKILL it at the first progress line that matches the trigger. The child
- * waits after each line for a byte on stdin; it gets one only for the lines that do not match.
- */
-function runAndKill(home: string, dataset: string, trigger: Trigger): Promise<{ killed: boolean; lines: string[] }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, home, dataset], { stdio: ["pipe", "pipe", "pipe"] });
-    const lines: string[] = [];
-    let killed = false;
-    let buffer = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      buffer += chunk.toString();
-      let nl: number;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, nl);
-        buffer = buffer.slice(nl + 1);
-        lines.push(line);
-        const event = JSON.parse(line) as { phase?: string; rowsDone?: number; table?: string; result?: unknown };
-        if (event.result !== undefined || killed) continue;
-        if (event.phase === trigger.phase && (trigger.minRows === undefined || (event.rowsDone ?? 0) >= trigger.minRows) && (trigger.table === undefined || event.table === trigger.table)) {
-          killed = true;
-          child.kill("SIGKILL");
-        } else {
-          child.stdin.write("\n");
-        }
-      }
-    });
-    let stderr = "";
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on("error", reject);
-    child.stdin.on("error", () => undefined); // a write after the kill
-    child.on("exit", (code, signal) => {
-      if (!killed && code !== 0) reject(new Error(`child failed (${code ?? signal}): ${stderr}`));
-      else resolve({ killed: killed && signal === "SIGKILL", lines });
-    });
+/** Run the child migration and SIGKILL it at the first progress event that matches the trigger. */
+async function runAndKill(home: string, dataset: string, trigger: Trigger): Promise<{ killed: boolean }> {
+  let killed = false;
+  const run = await runGated(home, dataset, {}, (event, child) => {
+    if (killed) return;
+    if (event.phase === trigger.phase && (trigger.minRows === undefined || (event.rowsDone ?? 0) >= trigger.minRows) && (trigger.table === undefined || event.table === trigger.table)) {
+      killed = true;
+      child.kill("SIGKILL");
+    }
   });
+  if (!killed && run.exitCode !== 0) throw new Error(`child failed (${run.exitCode ?? run.signal}): ${run.stderr}`);
+  return { killed: killed && run.signal === "SIGKILL" };
 }
 
 describe("a migration killed with SIGKILL", () => {
@@ -85,6 +59,7 @@ describe("a migration killed with SIGKILL", () => {
     ["in the second table", { phase: "copy", table: "test" }],
     ["during verification", { phase: "verify" }],
     ["when publishing begins", { phase: "publish" }],
+    ["published, before the registry points at the target", { phase: "registry" }],
   ];
 
   it.each(moments)("%s: the source is byte-identical, no partial dataset is visible, and a rerun succeeds", async (_label, trigger) => {
@@ -92,20 +67,21 @@ describe("a migration killed with SIGKILL", () => {
     expect(killed).toBe(true);
     expect(sha(sourceFile)).toBe(sourceHash);
     const registry = new DatasetRegistry(new MdmHome(env.home));
+    expect(registry.read("big").database.backend).toBe("sqlite");
     const check = env.make("duckdb", "new");
-    if (await check.datasetExists("big")) {
-      // Killed after the atomic rename: the whole dataset, never a part of it.
-      expect(await fingerprint(check, "big")).toEqual(expected);
-      await check.dropDataset("big");
-    } else {
-      expect(registry.read("big").database.backend).toBe("sqlite");
-    }
+    // Killed after the atomic rename: the whole dataset, never a part of it (and not registered yet).
+    const published = await check.datasetExists("big");
+    if (published) expect(await fingerprint(check, "big")).toEqual(expected);
+    expect(published).toBe(trigger.phase === "registry");
     await check.close();
-    // The rerun cleans the leftovers (staging file, stale lock of the dead process) and completes.
+    // The rerun cleans the leftovers (staging file, stale lock of the dead process, the copy it published
+    // without pointing the registry at it) and completes: the user deletes nothing.
     const rerunSource = env.make("sqlite", "new");
     const rerunTarget = env.make("duckdb", "new");
     const result = await new StorageMigrator({ source: rerunSource, target: rerunTarget, home: env.home }).migrateDataset("big", { batchSize: 5000 });
     expect(result.error).toBeNull();
+    expect(result.warnings.some((w) => /took over the lock of big/.test(w))).toBe(true);
+    expect(result.warnings.some((w) => /copy of big that an interrupted migration .* had published/.test(w))).toBe(published);
     expect(await rerunTarget.listStagingPaths("big")).toEqual([]);
     expect(await fingerprint(rerunTarget, "big")).toEqual(expected);
     expect(registry.read("big").database.backend).toBe("duckdb");

@@ -1111,7 +1111,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
               });
             }
           }),
-        release: () => this.run("hold_release", async () => (end() ? inner.release() : undefined)),
+        release: (options?: { moved?: boolean }) => this.run("hold_release", async () => (end() ? inner.release(options) : undefined)),
         dropDataset: () =>
           this.run("hold_drop", async () => {
             if (!end()) throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `The hold of ${JSON.stringify(name)} was already released`);

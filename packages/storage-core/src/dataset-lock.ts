@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
+import { linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { writeFileDurably } from "./durable-file.js";
 import { ErrorCodes, MdmError } from "./errors.js";
 
 /** Who holds a lock: written into the lock file before the file becomes visible under its name. */
@@ -143,15 +144,8 @@ export class DatasetLock {
     const temporary = join(dir, `.${key}.lock.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      const fd = openSync(temporary, "wx", 0o600);
-      try {
-        writeSync(fd, JSON.stringify(owner));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      writeFileDurably(temporary, JSON.stringify(owner));
     } catch (error) {
-      rmSync(temporary, { force: true });
       throw lockFileError(error, path);
     }
     try {
@@ -236,7 +230,11 @@ export class DatasetLock {
     if (this.released) return;
     this.released = true;
     HELD.delete(this.path);
-    if (this.isOurs()) rmSync(this.path, { force: true });
+    try {
+      if (this.isOurs()) rmSync(this.path, { force: true });
+    } catch {
+      // a directory turned read-only: the lock names a process that is about to be gone, so the next taker takes it over
+    }
   }
 
   /** Whether this process still holds the lock (false after release, or when someone removed it). */

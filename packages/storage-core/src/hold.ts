@@ -10,8 +10,12 @@
 export interface DatabaseHold {
   /** Why the database may have been written since the hold began; undefined when it was not. */
   changes(): Promise<string | undefined>;
-  /** End the hold (idempotent). */
-  release(): Promise<void>;
+  /**
+   * End the hold (idempotent). `moved`: the dataset now lives elsewhere (a migration without removing the
+   * source), so a writer still waiting for the hold must not write into this copy: PostgreSQL ends the
+   * sessions waiting on its locks. (A SQLite writer waiting in its busy timeout cannot be stopped.)
+   */
+  release(options?: { moved?: boolean }): Promise<void>;
   /**
    * End the hold of a database that `remove` deletes, leaving no moment in which a writer that waited for
    * the hold could still commit into it: SQLite and PostgreSQL drop every table inside the held transaction
@@ -27,6 +31,6 @@ export interface DatasetHold {
   assertUnchanged(): Promise<void>;
   /** Remove the dataset, then end the hold, with no window for a waiting writer (see DatabaseHold.retire). */
   dropDataset(): Promise<void>;
-  /** End the hold (idempotent); waiting writers go on. */
-  release(): Promise<void>;
+  /** End the hold (idempotent); waiting writers go on, unless `moved` (see DatabaseHold.release). */
+  release(options?: { moved?: boolean }): Promise<void>;
 }

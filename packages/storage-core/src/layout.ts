@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { defaultConfig, resolveHomeDir, type MdmConfig } from "./config.js";
+import { writeFileDurably } from "./durable-file.js";
 import { ErrorCodes, MdmError, fileSystemError, redactSecrets } from "./errors.js";
 import { normalizeDatasetName } from "./names.js";
 import type { BackendType } from "./types.js";
@@ -85,6 +86,15 @@ export interface PendingRegistryWrite {
   discard(): void;
 }
 
+/** Remove a file if the file system lets us (a read-only one does not). */
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // left for removeTemporaryFiles
+  }
+}
+
 /** Make a rename in a directory durable (best effort: some file systems refuse fsync on a directory). */
 function syncDirectory(dir: string): void {
   try {
@@ -148,15 +158,8 @@ export class DatasetRegistry {
     const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
     try {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-      const fd = openSync(tmp, "wx", 0o600);
-      try {
-        writeSync(fd, stringifyYaml({ ...entry, name }));
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
+      writeFileDurably(tmp, stringifyYaml({ ...entry, name }));
     } catch (error) {
-      rmSync(tmp, { force: true });
       throw fileSystemError(error, file, "write the registry entry");
     }
     let done = false;
@@ -168,7 +171,7 @@ export class DatasetRegistry {
         try {
           renameSync(tmp, file);
         } catch (error) {
-          rmSync(tmp, { force: true });
+          removeQuietly(tmp); // on a read-only directory it stays: the next write of this entry removes it
           throw fileSystemError(error, file, "write the registry entry");
         }
         syncDirectory(dirname(file));
@@ -176,9 +179,23 @@ export class DatasetRegistry {
       discard: () => {
         if (done) return;
         done = true;
-        rmSync(tmp, { force: true });
+        removeQuietly(tmp);
       },
     };
+  }
+
+  /** Remove temporary files a killed or failed write of this entry left (`{name}.yaml.tmp-*`). */
+  removeTemporaryFiles(name: string): string[] {
+    const file = this.home.registryFile(name);
+    const prefix = `${basename(file)}.tmp-`;
+    let removed: string[] = [];
+    try {
+      removed = readdirSync(dirname(file)).filter((f) => f.startsWith(prefix)).map((f) => join(dirname(file), f));
+    } catch {
+      return [];
+    }
+    for (const path of removed) removeQuietly(path);
+    return removed;
   }
 
   remove(name: string): void {

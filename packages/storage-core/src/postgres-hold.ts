@@ -11,6 +11,12 @@ async function statement(client: PgHoldClient, sql: string): Promise<void> {
   await pgExecute(client, sql, []);
 }
 
+/** End the sessions waiting for a lock on a table of the schema `$1` (never our own). */
+const TERMINATE_WAITERS_SQL = `SELECT pg_terminate_backend(w.pid) FROM pg_catalog.pg_locks w
+ WHERE NOT w.granted AND w.locktype = 'relation' AND w.pid <> pg_backend_pid()
+   AND w.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+   AND w.relation IN (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1)`;
+
 function same(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -54,9 +60,15 @@ export async function pgHold(client: PgHoldClient, schema: string, lockTimeoutMs
   });
   let ended = false;
   let committed = false;
-  const end = async () => {
+  const end = async (moved = false) => {
     if (ended) return;
     ended = true;
+    try {
+      // Sessions queued behind our locks would write into a copy that is no longer the dataset.
+      if (moved && !committed) await pgExecute(client, TERMINATE_WAITERS_SQL, [schema]);
+    } catch {
+      // not allowed to (another role without pg_signal_backend): they go on
+    }
     try {
       if (!committed) await statement(client, "ROLLBACK");
     } catch {
@@ -78,7 +90,7 @@ export async function pgHold(client: PgHoldClient, schema: string, lockTimeoutMs
       const removed = tables.filter((t) => !now.includes(t));
       return [added.length ? `table ${added.join(", ")} was created` : "", removed.length ? `table ${removed.join(", ")} was dropped` : ""].filter(Boolean).join("; ");
     },
-    release: end,
+    release: (options) => end(options?.moved === true),
     retire: async (remove) => {
       try {
         const now = await pgListTables(client, schema);

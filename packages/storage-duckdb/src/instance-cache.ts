@@ -68,7 +68,7 @@ async function createWaiting(path: string, options: Record<string, string>, wait
         const wanted = options.access_mode === "READ_ONLY" ? "for reading" : "for writing";
         throw new MdmError(
           ErrorCodes.LOCKED,
-          `The DuckDB file ${path} is held by ${who}; it could not be opened ${wanted} within ${Math.round(waitMs / 1000)} s (DuckDB lets one process write a file, or several read it). Try again when that process is done.`,
+          `The DuckDB file ${path} is locked by ${who}; it could not be opened ${wanted} within ${Math.round(waitMs / 1000)} s (DuckDB lets one process write a file, or several read it). Try again when that process is done.`,
           { cause: error, details: { path, pid: holder ? Number(holder[2]) : undefined } },
         );
       }

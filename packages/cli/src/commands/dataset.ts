@@ -98,7 +98,7 @@ async function datasetInfo(ctx: CliContext, entry: RegistryEntry, backend: IStor
 export async function describeDataset(ctx: CliContext, name: string): Promise<DatasetInfo> {
   const entry = ctx.entry(name);
   const n = normalizeDatasetName(name);
-  const backend = await ctx.backend({ type: entry.database.backend }, n);
+  const backend = await ctx.readerBackend({ type: entry.database.backend }, n);
   if (!(await backend.datasetExists(n))) {
     throw new MdmError(ErrorCodes.DATABASE_NOT_FOUND, `Dataset ${n} is registered but its ${entry.database.backend} database is missing (${ctx.location(backend, n)})`);
   }
@@ -141,6 +141,15 @@ export interface RegisterOptions {
 
 export async function registerCommand(ctx: CliContext, rawName: string, path: string, options: RegisterOptions, signal: AbortSignal): Promise<void> {
   const name = normalizeDatasetName(rawName);
+  const lock = ctx.lockDataset(name, `register ${name}`);
+  try {
+    await register(ctx, name, path, options, signal);
+  } finally {
+    lock.release();
+  }
+}
+
+async function register(ctx: CliContext, name: string, path: string, options: RegisterOptions, signal: AbortSignal): Promise<void> {
   const files = discoverDataFiles(path);
   const type = backendOption(options.backend, ctx.config.database.default_backend);
   const idColumns = listOption(options.idColumns);
@@ -287,7 +296,7 @@ export async function listCommand(ctx: CliContext, options: { json?: boolean }):
     };
     try {
       const e = ctx.entry(name);
-      const backend = await ctx.backend({ type: e.database.backend }, name);
+      const backend = await ctx.readerBackend({ type: e.database.backend }, name);
       item.location = ctx.location(backend, name);
       if (!(await backend.datasetExists(name))) item.status = "missing";
       else {
@@ -329,6 +338,15 @@ export async function infoCommand(ctx: CliContext, name: string, options: { json
 
 export async function removeCommand(ctx: CliContext, rawName: string, options: { force?: boolean; json?: boolean }): Promise<void> {
   const name = normalizeDatasetName(rawName);
+  const lock = ctx.lockDataset(name, `remove ${name}`);
+  try {
+    await remove(ctx, name, options);
+  } finally {
+    lock.release();
+  }
+}
+
+async function remove(ctx: CliContext, name: string, options: { force?: boolean; json?: boolean }): Promise<void> {
   const entry = ctx.entry(name);
   if (!options.force) {
     if (!process.stdin.isTTY) throw new UsageError(`Removing ${name} deletes its data; pass --force (no terminal to ask on)`);
@@ -361,7 +379,7 @@ export async function exportCommand(ctx: CliContext, rawName: string, options: {
   const format = (options.format ?? "csv").toLowerCase() as ExportFormat;
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, got ${JSON.stringify(options.format)}`);
   const entry = ctx.entry(name);
-  const backend = await ctx.backend({ type: entry.database.backend }, name);
+  const backend = await ctx.readerBackend({ type: entry.database.backend }, name);
   const engine = await backend.getDatasetEngine(name);
   const all = await backend.listTables(name);
   const tables = options.table === undefined ? all : [options.table];

@@ -22,10 +22,26 @@ function positiveInteger(text: string | undefined, option: string): number | und
   return Number(text);
 }
 
-/** Exit code of a run: the first failure's code mapped as errors are, or 0. */
-function exitOf(results: MigrationResult[]): ExitCode {
+/**
+ * Exit code of a run: the first failure's code mapped as errors are, or 0. A signal that arrived while a
+ * dataset was being published let it finish (its exit status is success); datasets not started because
+ * of it make the run exit 130, and say so.
+ */
+function exitAfter(results: MigrationResult[], notStarted: string[], interrupted: NodeJS.Signals | undefined, signal?: AbortSignal): ExitCode {
   const failed = results.find((r) => !r.success);
-  return failed ? exitCodeForErrorCode(failed.error?.code) : ExitCodes.OK;
+  if (failed) return exitCodeForErrorCode(failed.error?.code);
+  if (!interrupted && signal?.aborted && notStarted.length > 0) {
+    const done = results.map((r) => r.dataset);
+    process.stderr.write(`mdm: interrupted between datasets${done.length ? `; migrated: ${done.join(", ")}` : ""}; not started: ${notStarted.join(", ")}\n`);
+    return ExitCodes.ABORTED;
+  }
+  if (interrupted) {
+    const last = results[results.length - 1] as MigrationResult;
+    const rest = notStarted.length > 0 ? `; not started: ${notStarted.join(", ")}` : "";
+    process.stderr.write(`mdm: ${interrupted} arrived while ${last.dataset} was being published: its migration completed and the registry points at ${last.target.type}${rest}\n`);
+    return notStarted.length > 0 ? ExitCodes.ABORTED : ExitCodes.OK;
+  }
+  return ExitCodes.OK;
 }
 
 export async function migrateCommand(ctx: CliContext, names: string[], options: MigrateCommandOptions, signal?: AbortSignal): Promise<ExitCode> {
@@ -61,13 +77,21 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
   const progress = new TableProgress(!options.json);
   for (const name of skipped) progress.note(`${name}: already in ${target.type}, skipped`);
   const results: MigrationResult[] = [];
+  let interrupted: NodeJS.Signals | undefined;
   try {
     for (const { name, from } of plan) {
-      // Ctrl-C stops the run: the dataset being migrated is rolled back, the next ones are not started.
-      if (signal?.aborted) break;
-      const source = await ctx.backend({ type: from, implementation: fromImpl as Implementation | undefined }, name);
+      // Ctrl-C stops the run: the dataset being migrated is rolled back (or, past its publish, finished),
+      // the next ones are not started.
+      if (signal?.aborted || interrupted) break;
+      const source = await ctx.readerBackend({ type: from, implementation: fromImpl as Implementation | undefined }, name);
       const destination = await ctx.backend(target, name);
-      const migrator = new StorageMigrator({ source, target: destination, manager: ctx.manager, home: ctx.home });
+      const migrator = new StorageMigrator({
+        source,
+        target: destination,
+        manager: ctx.manager,
+        home: ctx.home,
+        registryDatabase: (backend, dataset) => ctx.registryDatabase(backend, dataset),
+      });
       progress.note(`${colour.bold(name)}: ${from} (${source.implementation}) -> ${target.type} (${destination.implementation})`);
       const result = await migrator.migrateDataset(name, {
         batchSize,
@@ -76,6 +100,7 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
         removeSource: options.removeSource === true,
         handleSignals: true,
         signal,
+        onNotice: (message) => (options.json ? process.stderr.write(`mdm: ${name}: ${message}\n`) : progress.note(`${name}: ${message}`)),
         onProgress: (e) => {
           if (e.phase === "copy" && e.table) {
             const key = `${name}/${e.table}`;
@@ -86,20 +111,17 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
           else if (e.phase === "publish") progress.note(`${name}: publishing`);
         },
       });
-      if (result.success) {
-        // The migrator points the entry at the target; complete its PostgreSQL location (host, port, user).
-        const entry = ctx.registry.read(name);
-        ctx.registry.write({ ...entry, database: { ...entry.database, ...ctx.registryDatabase(destination, name) } });
-      }
+      interrupted = result.interrupted;
       results.push(result);
     }
   } finally {
     progress.stop();
   }
+  const notStarted = plan.slice(results.length).map((p) => p.name);
 
   if (options.json) {
     printJson(results);
-    return exitOf(results);
+    return exitAfter(results, notStarted, interrupted, signal);
   }
   if (results.length === 0) {
     print(`Nothing to migrate${skipped.length ? ` (${skipped.length} already in ${target.type})` : ""}.`);
@@ -124,7 +146,8 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
   );
   for (const r of results.filter((x) => !x.success)) process.stderr.write(`mdm: ${r.dataset}: ${r.error?.message ?? "failed"}\n`);
   const ok = results.filter((r) => r.success).length;
-  print(`${ok} of ${results.length} dataset(s) migrated to ${target.type}${options.removeSource ? " (sources removed)" : ""}.`);
-  return exitOf(results);
+  const removed = results.filter((r) => r.sourceRemoved).length;
+  print(`${ok} of ${results.length} dataset(s) migrated to ${target.type}${removed > 0 ? ` (${removed} source(s) removed)` : ""}.`);
+  return exitAfter(results, notStarted, interrupted, signal);
 }
 

@@ -2,6 +2,7 @@ import { checksumChecks } from "./checksum.js";
 import { datasetChecks } from "./datasets.js";
 import { engineChecks } from "./engine.js";
 import { fidelityChecks } from "./fidelity.js";
+import { holdChecks } from "./hold.js";
 import { infoChecks } from "./info.js";
 import { lifecycleChecks } from "./lifecycle.js";
 import { maintenanceChecks } from "./maintenance.js";
@@ -27,6 +28,7 @@ export const conformanceChecks: readonly ConformanceCheck[] = Object.freeze([
   ...sqlChecks,
   ...engineChecks,
   ...stagingChecks,
+  ...holdChecks,
   ...nameChecks,
   ...maintenanceChecks,
   ...fidelityChecks,
