@@ -318,7 +318,7 @@ export function nearestKey(unknown: string, known: readonly string[] = [...Objec
     while (common < wanted.length && wanted[common] === candidate[common]) common++;
     const start = wanted.lastIndexOf(separator, common - 1) + 1;
     const d = distance(wanted, candidate);
-    if (d <= Math.max(2, Math.floor((wanted.length - start) * 0.4)) && d < bestDistance) [best, bestDistance] = [k, d];
+    if (d <= Math.max(2, Math.floor((Math.max(wanted.length, candidate.length) - start) * 0.4)) && d < bestDistance) [best, bestDistance] = [k, d];
   }
   return best;
 }

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { CONFIG_RULES, ErrorCodes, checkConfigSection, defaultConfig, environmentKeys, isMdmError, loadConfig, parseMemorySize, resolveHomeDir } from "../src/index.js";
 import { tempDir } from "./helpers/temp-dir.js";
-import { codeOf } from "./helpers/error-code.js";
+import { codeOf, errorOf } from "./helpers/error-code.js";
 
 function homeWith(yaml?: string): string {
   const home = tempDir();
@@ -228,17 +228,6 @@ describe("MDM home", () => {
     expect(loaded.config.database.default_backend).toBe("duckdb");
   });
 });
-
-/** The MdmError a call throws (fails the test when it does not throw one). */
-function errorOf(fn: () => unknown): { code: string; message: string; details: Record<string, unknown> } {
-  try {
-    fn();
-  } catch (error) {
-    if (isMdmError(error)) return error;
-    throw error;
-  }
-  return expect.unreachable("no error thrown") as never;
-}
 
 describe("the schema of mdm.yaml", () => {
   function leaves(obj: object, prefix = ""): string[] {
