@@ -196,6 +196,8 @@ export class StorageMigrator {
     try {
       const name = normalizeDatasetName(datasetName);
       result.dataset = name;
+      // Preflight: an invalid registry entry (rewritten after publish) fails here, before anything is written.
+      if (this.home()) new DatasetRegistry(this.home() as MdmHome).readIfExists(name);
       lock = MigrationLock.acquire(this.lockDir(), `${name}--to-${target.backendType}`);
       await this.run(name, source, target, { ...options, signal: controller.signal }, result);
       result.success = true;

@@ -204,7 +204,8 @@ export function expectedOf(rule: SettingRule): string {
   }
 }
 
-function shown(value: unknown): string {
+/** A value as a message shows it: `null`, `a list ([1,2])`, `a mapping`, `the number 5`, `"text"`. */
+export function describeValue(value: unknown): string {
   if (value === null || value === undefined) return "null";
   if (Array.isArray(value)) return `a list (${JSON.stringify(value).slice(0, 40)})`;
   if (typeof value === "object") return "a mapping";
@@ -213,7 +214,7 @@ function shown(value: unknown): string {
 
 /** The value a rule makes of a raw value (YAML or the text of a variable), or why it cannot. */
 function coerceSetting(rule: SettingRule, raw: unknown): { value: unknown } | { problem: string } {
-  const bad = { problem: `must be ${expectedOf(rule)}, got ${shown(raw)}` };
+  const bad = { problem: `must be ${expectedOf(rule)}, got ${describeValue(raw)}` };
   if (raw === null || raw === undefined) return rule.type === "string" && rule.nullable ? { value: null } : bad;
   if (typeof raw === "object") return bad;
   const text = String(raw).trim();
@@ -350,8 +351,8 @@ export function checkConfigFile(parsed: unknown, file: string): CheckedConfig {
   const visit = (node: unknown, prefix: string) => {
     if (node === null || node === undefined) return;
     if (typeof node !== "object" || Array.isArray(node)) {
-      if (prefix === "") throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file} must hold a mapping of sections (database, performance, paths), got ${shown(node)}`, { details: { file } });
-      throw invalid({ file }, prefix, `must be a mapping of settings, got ${shown(node)}`);
+      if (prefix === "") throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file} must hold a mapping of sections (database, performance, paths), got ${describeValue(node)}`, { details: { file } });
+      throw invalid({ file }, prefix, `must be a mapping of settings, got ${describeValue(node)}`);
     }
     for (const [key, value] of Object.entries(node as Record<string, unknown>)) {
       const dotted = prefix === "" ? key : `${prefix}.${key}`;
