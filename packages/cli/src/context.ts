@@ -132,14 +132,12 @@ export class CliContext {
     return spec.implementation ?? this.manager.implementationFor(spec.type, datasetName);
   }
 
-  /** The backend type of a registered dataset (its registry entry; MDM_DATASET_NOT_FOUND otherwise). */
-  entry(name: string): RegistryEntry & { database: { backend: BackendType } } {
-    const entry = this.registry.read(name);
-    const backend = String(entry.database.backend ?? "").toLowerCase();
-    if (!(BACKEND_TYPES as readonly string[]).includes(backend)) {
-      throw new UsageError(`The registry entry of ${name} names an unknown backend ${JSON.stringify(entry.database.backend)}`);
-    }
-    return { ...entry, database: { ...entry.database, backend: backend as BackendType } };
+  /**
+   * The registry entry of a dataset, checked (core's `checkRegistryEntry`): MDM_DATASET_NOT_FOUND when it
+   * is not registered, MDM_INVALID_CONFIG naming the file and the key when the entry is invalid.
+   */
+  entry(name: string): RegistryEntry {
+    return this.registry.read(name);
   }
 
   /** Where a dataset lives, for people: a file path, or a PostgreSQL URL without password. */

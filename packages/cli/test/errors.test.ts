@@ -162,6 +162,13 @@ describe("mdm error paths and exit codes", () => {
     expect(existsSync(join(home, "config", "datasets", "bad.yaml"))).toBe(false);
   });
 
+  it("10: invalid configuration names the file and the key", async () => {
+    const r = await mdm(["dataset", "list"], env({ MDM_DATABASE_DUCKDB_THREADS: "many" }));
+    expect(r.code).toBe(10);
+    expect(oneLineError(r.stderr)).toBe('mdm: error: MDM_DATABASE_DUCKDB_THREADS (database.duckdb.threads) must be an integer >= 1, got "many" [MDM_INVALID_CONFIG]');
+    expect(ExitCodes.INVALID_CONFIG).toBe(10);
+  });
+
   it("130: Ctrl-C during a registration aborts it cleanly (nothing registered, no staging left)", async () => {
     const big = join(files, "big.csv");
     const rows = ["id,text,value"];

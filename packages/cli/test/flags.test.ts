@@ -60,7 +60,7 @@ describe("mdm flags", () => {
     expect((await mdm(["flags", "unset", "nope"], env())).code).toBe(2);
     writeFileSync(join(home, "feature_flags.yaml"), "use_new_storage: [oops\n");
     const broken = await mdm(["flags", "list"], env());
-    expect(broken.code).toBe(1);
+    expect(broken.code).toBe(10);
     expect(broken.stderr).toMatch(/^mdm: error: .*feature_flags\.yaml is not valid YAML \[MDM_INVALID_CONFIG\]\n$/);
   });
 });

@@ -229,6 +229,8 @@ export class StorageMigrator {
     try {
       const name = normalizeDatasetName(datasetName);
       result.dataset = name;
+      // Preflight: an invalid registry entry fails here, before anything (the lock included) is written.
+      if (this.home()) new DatasetRegistry(this.home() as MdmHome).readIfExists(name);
       lock = DatasetLock.acquire(this.lockDir(), name, { purpose: `migrate ${name} to ${target.backendType}`, onTakeover: notice });
       await this.run(name, source, target, { ...options, signal: controller.signal }, result, stage, notice);
       result.success = true;
@@ -313,7 +315,7 @@ export class StorageMigrator {
     const home = this.home();
     const registry = home ? new DatasetRegistry(home) : undefined;
     // The registry entry is read (and validated) before anything is written.
-    const entry = registry?.exists(name) ? registry.read(name) : undefined;
+    const entry = registry?.readIfExists(name);
     if (entry && String(entry.database.backend).toLowerCase() !== source.backendType) {
       throw new MdmError(
         ErrorCodes.INVALID_ARGUMENT,

@@ -85,7 +85,8 @@ describe("a writer committing rows to the source while it is migrated", () => {
     await made.writeBatches("train", ALL_TYPES, rows(TRAIN, allTypesRow, 5000), { engine });
     await made.writeBatches("test", ALL_TYPES, rows(2000, (i) => allTypesRow(i + TRAIN)), { engine });
     const registry = new DatasetRegistry(new MdmHome(env.home));
-    registry.write({ name: "big", database: { backend: sourceType, path: made.getDatabasePath("big") } });
+    const location = made.getDatabasePath("big");
+    registry.write({ name: "big", database: sourceType === "postgresql" ? { backend: sourceType, database: location } : { backend: sourceType, path: location } });
     await made.close();
 
     const writer = { type: sourceType, home: env.home, dataset: "big", pg };

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DatasetRegistry, ErrorCodes, MdmHome, type ColumnDef, type IStorageBackend, type SpecialValue, type Value } from "@mdm/storage-core";
@@ -300,5 +300,29 @@ describe("StorageMigrator", () => {
     const text = readFileSync(new MdmHome(env.home).registryFile("reg"), "utf8");
     expect(text).toContain("backend: duckdb");
     expect(text).not.toMatch(/password/i);
+  });
+});
+
+describe("the registry entry is checked in preflight", () => {
+  it.each([
+    ["name: other", "name", "another dataset's name"],
+    ["name: ../../escape", "name", "a name that leaves the home"],
+    ["name: 12345", "name", "a number"],
+  ])("%s fails the migration before any target is published (%s: %s)", async (nameLine, key) => {
+    await writeDataset(source, "big", { train: 50, validation: 10 });
+    const home = new MdmHome(env.home);
+    new DatasetRegistry(home).write({ name: "big", database: { backend: "sqlite", path: source.getDatabasePath("big") } });
+    const file = home.registryFile("big");
+    const text = readFileSync(file, "utf8").replace("name: big", nameLine);
+    writeFileSync(file, text);
+
+    const result = await new StorageMigrator({ source, target, home: env.home, lockDir: join(env.home, "locks") }).migrateDataset("big");
+    expect(result.success).toBe(false);
+    expect(result.error).toMatchObject({ code: ErrorCodes.INVALID_CONFIG });
+    expect(result.error?.message.startsWith(`${file}: ${key} `)).toBe(true);
+    expect(await target.datasetExists("big")).toBe(false);
+    expect(await target.listStagingPaths("big")).toEqual([]);
+    expect(readFileSync(file, "utf8")).toBe(text);
+    expect(new DatasetRegistry(home).list()).toEqual(["big"]);
   });
 });

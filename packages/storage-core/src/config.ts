@@ -3,7 +3,8 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ErrorCodes, MdmError } from "./errors.js";
-import { BACKEND_TYPES, type BackendType } from "./types.js";
+import { CONFIG_RULES, checkConfigEnvironment, checkConfigFile, environmentName } from "./config-schema.js";
+import type { BackendType } from "./types.js";
 
 export interface SqliteConfig {
   journal_mode: "DELETE" | "TRUNCATE" | "PERSIST" | "MEMORY" | "WAL" | "OFF";
@@ -98,68 +99,15 @@ export function defaultConfig(): MdmConfig {
   };
 }
 
-const ENUMS: Record<string, readonly string[]> = {
-  "database.default_backend": BACKEND_TYPES,
-  "database.sqlite.journal_mode": ["DELETE", "TRUNCATE", "PERSIST", "MEMORY", "WAL", "OFF"],
-  "database.sqlite.synchronous": ["OFF", "NORMAL", "FULL", "EXTRA"],
-  "database.sqlite.temp_store": ["DEFAULT", "FILE", "MEMORY"],
-  "database.duckdb.access_mode": ["READ_WRITE", "READ_ONLY", "AUTOMATIC"],
-  "database.postgresql.sslmode": ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
-};
-
-const UPPER_CASE_ENUMS = new Set(["database.sqlite.journal_mode", "database.sqlite.synchronous", "database.sqlite.temp_store", "database.duckdb.access_mode"]);
-
-const MINIMUMS: Record<string, number> = {
-  "performance.batch_size": 100,
-  "performance.max_concurrent_operations": 1,
-  "database.postgresql.port": 1,
-  "database.postgresql.pool_size": 1,
-  "database.duckdb.threads": 1,
-};
-
 /** The MDM home: `$MDM_HOME_DIR`, else `~/.mdm`. */
 export function resolveHomeDir(env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env.MDM_HOME_DIR;
   return resolve(fromEnv && fromEnv.trim() !== "" ? fromEnv : join(homedir(), ".mdm"));
 }
 
-type Leaf = { path: string[]; sample: unknown };
-
-function leaves(obj: Record<string, unknown>, prefix: string[] = []): Leaf[] {
-  const out: Leaf[] = [];
-  for (const [key, value] of Object.entries(obj)) {
-    if (value !== null && typeof value === "object" && !Array.isArray(value)) out.push(...leaves(value as Record<string, unknown>, [...prefix, key]));
-    else out.push({ path: [...prefix, key], sample: value });
-  }
-  return out;
-}
-
 /** `MDM_<SECTION>_<KEY>` names of every known key, e.g. MDM_DATABASE_POSTGRESQL_HOST → database.postgresql.host. */
 export function environmentKeys(): Map<string, string[]> {
-  const map = new Map<string, string[]>();
-  for (const leaf of leaves(defaultConfig() as unknown as Record<string, unknown>)) {
-    map.set(`MDM_${leaf.path.join("_").toUpperCase()}`, leaf.path);
-  }
-  return map;
-}
-
-function coerce(path: string[], sample: unknown, raw: unknown, source: string): unknown {
-  const where = `${path.join(".")} (from ${source})`;
-  if (raw === null || raw === undefined) return null;
-  if (typeof sample === "number") {
-    const n = typeof raw === "number" ? raw : Number(String(raw).trim());
-    if (!Number.isFinite(n) || String(raw).trim() === "") throw new MdmError(ErrorCodes.INVALID_CONFIG, `${where} must be a number, got ${JSON.stringify(raw)}`);
-    return n;
-  }
-  if (typeof sample === "boolean") {
-    if (typeof raw === "boolean") return raw;
-    const s = String(raw).trim().toLowerCase();
-    if (["true", "1", "yes", "on"].includes(s)) return true;
-    if (["false", "0", "no", "off"].includes(s)) return false;
-    throw new MdmError(ErrorCodes.INVALID_CONFIG, `${where} must be true or false, got ${JSON.stringify(raw)}`);
-  }
-  if (typeof raw === "object") throw new MdmError(ErrorCodes.INVALID_CONFIG, `${where} must be a single value`);
-  return String(raw);
+  return new Map(Object.keys(CONFIG_RULES).map((key) => [environmentName(key), key.split(".")]));
 }
 
 function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
@@ -171,36 +119,6 @@ function setPath(obj: Record<string, unknown>, path: string[], value: unknown): 
   node[path[path.length - 1] as string] = value;
 }
 
-function getPath(obj: unknown, path: string[]): unknown {
-  let node = obj;
-  for (const key of path) {
-    if (node === null || typeof node !== "object") return undefined;
-    node = (node as Record<string, unknown>)[key];
-  }
-  return node;
-}
-
-function validate(config: MdmConfig): MdmConfig {
-  for (const [dotted, allowed] of Object.entries(ENUMS)) {
-    const path = dotted.split(".");
-    let value = getPath(config, path);
-    if (typeof value === "string" && UPPER_CASE_ENUMS.has(dotted)) {
-      value = value.toUpperCase();
-      setPath(config as unknown as Record<string, unknown>, path, value);
-    }
-    if (!allowed.includes(value as string)) {
-      throw new MdmError(ErrorCodes.INVALID_CONFIG, `${dotted} must be one of ${allowed.join(", ")}; got ${JSON.stringify(value)}`);
-    }
-  }
-  for (const [dotted, min] of Object.entries(MINIMUMS)) {
-    const value = getPath(config, dotted.split("."));
-    if (typeof value !== "number" || value < min || !Number.isInteger(value)) {
-      throw new MdmError(ErrorCodes.INVALID_CONFIG, `${dotted} must be an integer >= ${min}; got ${JSON.stringify(value)}`);
-    }
-  }
-  return config;
-}
-
 export interface LoadedConfig {
   config: MdmConfig;
   homeDir: string;
@@ -210,49 +128,34 @@ export interface LoadedConfig {
 
 /**
  * Load `mdm.yaml` from the MDM home with Python MDM's precedence: defaults < YAML < environment
- * (`MDM_<SECTION>_<KEY>`). Unknown YAML keys are kept; known keys are type-checked.
+ * (`MDM_<SECTION>_<KEY>`). The file and the variables are checked against the schema
+ * (`CONFIG_RULES`): a wrong type, a value a setting cannot take or an unknown key is MDM_INVALID_CONFIG
+ * naming the file (or the variable) and the key. Python MDM's keys that we do not read
+ * (`PYTHON_MDM_CONFIG_KEYS`) are accepted, kept in the result and ignored.
  */
 export function loadConfig(options: { homeDir?: string; env?: NodeJS.ProcessEnv } = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const homeDir = options.homeDir ? resolve(options.homeDir) : resolveHomeDir(env);
   const config = defaultConfig() as unknown as Record<string, unknown>;
   const sources: Record<string, "file" | "env"> = {};
-  const known = leaves(defaultConfig() as unknown as Record<string, unknown>);
   const file = join(homeDir, "mdm.yaml");
   if (existsSync(file)) {
     let parsed: unknown;
     try {
       parsed = parseYaml(readFileSync(file, "utf8"));
     } catch (error) {
-      throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file} is not valid YAML: ${(error as Error).message}`, { cause: error });
+      throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file} is not valid YAML: ${(error as Error).message}`, { cause: error, details: { file } });
     }
-    if (parsed !== null && parsed !== undefined) {
-      if (typeof parsed !== "object" || Array.isArray(parsed)) throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file} must hold a mapping`);
-      mergeUnknown(config, parsed as Record<string, unknown>);
-      for (const leaf of known) {
-        const raw = getPath(parsed, leaf.path);
-        if (raw !== undefined) {
-          setPath(config, leaf.path, coerce(leaf.path, leaf.sample, raw, "mdm.yaml"));
-          sources[leaf.path.join(".")] = "file";
-        }
-      }
+    const checked = checkConfigFile(parsed, file);
+    for (const [key, value] of checked.ignored) setPath(config, key.split("."), value);
+    for (const [key, value] of checked.values) {
+      setPath(config, key.split("."), value);
+      sources[key] = "file";
     }
   }
-  for (const [name, path] of environmentKeys()) {
-    const raw = env[name];
-    if (raw === undefined) continue;
-    const sample = getPath(defaultConfig(), path);
-    setPath(config, path, coerce(path, sample, raw, name));
-    sources[path.join(".")] = "env";
+  for (const [key, value] of checkConfigEnvironment(env)) {
+    setPath(config, key.split("."), value);
+    sources[key] = "env";
   }
-  return { config: validate(config as unknown as MdmConfig), homeDir, sources };
-}
-
-function mergeUnknown(target: Record<string, unknown>, source: Record<string, unknown>): void {
-  for (const [key, value] of Object.entries(source)) {
-    if (!(key in target)) target[key] = value;
-    else if (value && typeof value === "object" && !Array.isArray(value) && target[key] && typeof target[key] === "object") {
-      mergeUnknown(target[key] as Record<string, unknown>, value as Record<string, unknown>);
-    }
-  }
+  return { config: config as unknown as MdmConfig, homeDir, sources };
 }

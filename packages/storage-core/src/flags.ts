@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { nearestKey } from "./config-schema.js";
 import { ErrorCodes, MdmError } from "./errors.js";
 import { BACKEND_TYPES, type BackendType, type Implementation } from "./types.js";
 
@@ -56,26 +57,41 @@ export function isFlagName(name: string): name is FlagName {
   return (FLAG_NAMES as string[]).includes(name);
 }
 
-/** Parse a flag value from text or YAML (booleans: true/false/1/0/yes/no/on/off; null clears an override). */
-export function parseFlagValue(flag: FlagName, raw: unknown, source: string): FlagValues[FlagName] {
-  const where = `Feature flag ${flag} (from ${source})`;
+/**
+ * Parse a flag value from text or YAML (booleans: true/false/1/0/yes/no/on/off; null clears an override).
+ * `source` names where it came from: a file (`{ file }`, the message starts with its path), a variable
+ * (`{ variable }`) or a free text ("code", "the command line"); MDM_INVALID_CONFIG's details name it and the flag.
+ */
+export function parseFlagValue(flag: FlagName, raw: unknown, source: string | { file: string } | { variable: string }): FlagValues[FlagName] {
+  const where =
+    typeof source === "string" ? `Feature flag ${flag} (from ${source})` : "file" in source ? `${source.file}: ${flag}` : `${source.variable} (feature flag ${flag})`;
+  const fail = (expected: string) =>
+    new MdmError(ErrorCodes.INVALID_CONFIG, `${where} must be ${expected}, got ${JSON.stringify(raw)}`, { details: { ...(typeof source === "string" ? {} : source), key: flag } });
   if (flag === "rollout_percentage") {
-    const n = typeof raw === "number" ? raw : Number(String(raw).trim().replace(/%$/, ""));
-    if (!Number.isFinite(n) || n < 0 || n > 100 || String(raw).trim() === "") {
-      throw new MdmError(ErrorCodes.INVALID_CONFIG, `${where} must be a number from 0 to 100, got ${JSON.stringify(raw)}`);
-    }
+    const n = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw.trim().replace(/%$/, "")) : NaN;
+    if (!Number.isFinite(n) || n < 0 || n > 100 || String(raw).trim() === "") throw fail("a number from 0 to 100");
     return n;
   }
   const nullable = flag.startsWith("use_new_storage_");
   if (raw === null || (typeof raw === "string" && ["", "null", "none", "auto"].includes(raw.trim().toLowerCase()))) {
     if (nullable) return null;
-    throw new MdmError(ErrorCodes.INVALID_CONFIG, `${where} must be true or false, got ${JSON.stringify(raw)}`);
+    throw fail("true or false");
   }
   if (typeof raw === "boolean") return raw;
-  const s = String(raw).trim().toLowerCase();
+  const s = typeof raw === "string" || typeof raw === "number" ? String(raw).trim().toLowerCase() : "";
   if (["true", "1", "yes", "on"].includes(s)) return true;
   if (["false", "0", "no", "off"].includes(s)) return false;
-  throw new MdmError(ErrorCodes.INVALID_CONFIG, `${where} must be true or false${nullable ? " (or null)" : ""}, got ${JSON.stringify(raw)}`);
+  throw fail(`true or false${nullable ? " (or null)" : ""}`);
+}
+
+/** Keys of Python MDM's `save_to_file` format besides its flags: accepted and ignored. */
+const PYTHON_MDM_FLAG_FILE_KEYS = ["history", "last_updated"];
+
+/** "did you mean ...?" (ours or Python MDM's flags), else the list of ours. */
+function unknownFlagHint(name: string, spell: (flag: string) => string = (f) => f): string {
+  if (PYTHON_MDM_FLAGS.has(name)) return `it is a flag of Python MDM, which means nothing here; known flags: ${FLAG_NAMES.join(", ")}`;
+  const suggestion = nearestKey(name, [...FLAG_NAMES, ...PYTHON_MDM_FLAGS].map(spell));
+  return suggestion ? `did you mean ${suggestion}?` : `known flags: ${FLAG_NAMES.map(spell).join(", ")}`;
 }
 
 /** The stable rollout bucket (0..99) of a dataset for a backend type. */
@@ -202,7 +218,7 @@ export class FeatureFlags {
 
   private assertFlag(flag: string): asserts flag is FlagName {
     if (!isFlagName(flag)) {
-      throw new MdmError(ErrorCodes.INVALID_CONFIG, `Unknown feature flag ${JSON.stringify(flag)}; known flags: ${FLAG_NAMES.join(", ")}`);
+      throw new MdmError(ErrorCodes.INVALID_CONFIG, `Unknown feature flag ${JSON.stringify(flag)}; ${unknownFlagHint(flag)}`, { details: { key: flag } });
     }
   }
 
@@ -215,45 +231,54 @@ export class FeatureFlags {
 
   private readFile(): Partial<FlagValues> {
     if (!this.file || !existsSync(this.file)) return {};
+    const file = this.file;
     let parsed: unknown;
     try {
-      parsed = parseYaml(readFileSync(this.file, "utf8"));
+      parsed = parseYaml(readFileSync(file, "utf8"));
     } catch (error) {
-      throw new MdmError(ErrorCodes.INVALID_CONFIG, `${this.file} is not valid YAML`, { cause: error });
+      throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file} is not valid YAML`, { cause: error, details: { file } });
     }
     if (parsed === null || parsed === undefined) return {};
-    if (typeof parsed !== "object" || Array.isArray(parsed)) throw new MdmError(ErrorCodes.INVALID_CONFIG, `${this.file} must hold a mapping of flags`);
-    const out: Partial<FlagValues> = {};
-    let entries = Object.entries(parsed as Record<string, unknown>);
-    // Python MDM's save_to_file wrote {flags: {...}, history, last_updated}: read the flags it holds.
-    const saved = (parsed as Record<string, unknown>).flags;
-    if (saved !== null && typeof saved === "object" && !Array.isArray(saved)) {
-      entries = [...entries.filter(([k]) => !["flags", "history", "last_updated"].includes(k)), ...Object.entries(saved as Record<string, unknown>)];
+    if (typeof parsed !== "object" || Array.isArray(parsed)) {
+      throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file} must hold a mapping of flags (such as use_new_storage: true)`, { details: { file } });
     }
-    for (const [key, raw] of entries) {
+    const out: Partial<FlagValues> = {};
+    const top = parsed as Record<string, unknown>;
+    // Python MDM's save_to_file wrote {flags: {...}, history, last_updated}: read the flags it holds.
+    const saved = top.flags;
+    if (saved !== undefined && saved !== null && (typeof saved !== "object" || Array.isArray(saved))) {
+      throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file}: flags must be a mapping of flags, got ${JSON.stringify(saved)}`, { details: { file, key: "flags" } });
+    }
+    const entries = [
+      ...Object.entries(top).filter(([k]) => k !== "flags" && !PYTHON_MDM_FLAG_FILE_KEYS.includes(k)),
+      ...Object.entries((saved ?? {}) as Record<string, unknown>).map(([k, v]) => [k, v, `flags.${k}`] as const),
+    ];
+    for (const [key, raw, path = key] of entries as Array<readonly [string, unknown, string?]>) {
       // Python MDM's own flags and its per-feature rollout map mean nothing here.
       if (PYTHON_MDM_FLAGS.has(key)) continue;
       if (key === "rollout_percentage" && raw !== null && typeof raw === "object") continue;
       if (!isFlagName(key)) {
-        throw new MdmError(ErrorCodes.INVALID_CONFIG, `Unknown feature flag ${JSON.stringify(key)} in ${this.file}; known flags: ${FLAG_NAMES.join(", ")}`);
+        throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file}: ${path} is not a feature flag; ${unknownFlagHint(key)}`, { details: { file, key: path } });
       }
-      (out as Record<string, unknown>)[key] = parseFlagValue(key, raw, this.file);
+      (out as Record<string, unknown>)[key] = parseFlagValue(key, raw, { file });
     }
     return out;
   }
 
   private readEnv(): Partial<FlagValues> {
     const out: Partial<FlagValues> = {};
+    const variable = (flag: string) => `MDM_FEATURE_${flag.toUpperCase()}`;
     for (const name of Object.keys(this.env)) {
       // A misspelt MDM_FEATURE_* variable would otherwise be ignored without a word.
       const flag = name.slice("MDM_FEATURE_".length).toLowerCase();
       if (name.startsWith("MDM_FEATURE_") && !isFlagName(flag) && !PYTHON_MDM_FLAGS.has(flag)) {
-        throw new MdmError(ErrorCodes.INVALID_CONFIG, `Unknown feature flag variable ${name}; known flags: ${FLAG_NAMES.map((f) => `MDM_FEATURE_${f.toUpperCase()}`).join(", ")}`);
+        const hint = unknownFlagHint(name, variable);
+        throw new MdmError(ErrorCodes.INVALID_CONFIG, `${name} is not a feature flag variable; ${hint}`, { details: { variable: name } });
       }
     }
     for (const flag of FLAG_NAMES) {
-      const raw = this.env[`MDM_FEATURE_${flag.toUpperCase()}`];
-      if (raw !== undefined) (out as Record<string, unknown>)[flag] = parseFlagValue(flag, raw, `MDM_FEATURE_${flag.toUpperCase()}`);
+      const raw = this.env[variable(flag)];
+      if (raw !== undefined) (out as Record<string, unknown>)[flag] = parseFlagValue(flag, raw, { variable: variable(flag) });
     }
     return out;
   }

@@ -10,6 +10,7 @@ export { AsyncMutex, BaseStorageBackend, DEFAULT_BATCH_SIZE, checksumBatches, ME
 export * from "./file-backend.js";
 export * from "./sqlite-types.js";
 export * from "./config.js";
+export * from "./config-schema.js";
 export * from "./layout.js";
 export * from "./dataset-lock.js";
 export { writeFileDurably } from "./durable-file.js";

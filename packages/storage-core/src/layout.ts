@@ -1,12 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync } from "node:fs";
+import { homedir } from "node:os";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { defaultConfig, resolveHomeDir, type MdmConfig } from "./config.js";
+import { describeValue } from "./config-schema.js";
 import { writeFileDurably } from "./durable-file.js";
 import { ErrorCodes, MdmError, fileSystemError, redactSecrets } from "./errors.js";
 import { normalizeDatasetName } from "./names.js";
-import type { BackendType } from "./types.js";
+import { BACKEND_TYPES, type BackendType } from "./types.js";
 
 /**
  * The on-disk layout of an MDM home, the same one Python MDM's registrar writes:
@@ -117,25 +119,31 @@ export class DatasetRegistry {
     return existsSync(this.home.registryFile(name));
   }
 
+  /**
+   * The entry of a dataset, checked before anything uses it (`checkRegistryEntry`): MDM_DATASET_NOT_FOUND
+   * when there is none, MDM_INVALID_CONFIG naming the file and the key when it is invalid.
+   */
   read(name: string): RegistryEntry {
-    const file = this.home.registryFile(name);
-    if (!existsSync(file)) {
+    const entry = this.readIfExists(name);
+    if (!entry) {
       throw new MdmError(ErrorCodes.DATASET_NOT_FOUND, `Dataset ${JSON.stringify(normalizeDatasetName(name))} is not registered`, {
         details: { dataset: normalizeDatasetName(name) },
       });
     }
+    return entry;
+  }
+
+  /** The checked entry of a dataset, or undefined when it is not registered (a migration's preflight). */
+  readIfExists(name: string): RegistryEntry | undefined {
+    const file = this.home.registryFile(name);
+    if (!existsSync(file)) return undefined;
     let parsed: unknown;
     try {
       parsed = parseYaml(readFileSync(file, "utf8"));
     } catch (error) {
-      throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file} is not valid YAML`, { cause: error });
+      throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file} is not valid YAML: ${(error as Error).message}`, { cause: error, details: { file } });
     }
-    if (!parsed || typeof parsed !== "object") throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file} does not hold a mapping`);
-    const entry = parsed as RegistryEntry;
-    if (!entry.database || typeof entry.database !== "object") {
-      throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file} has no database section`);
-    }
-    return entry;
+    return checkRegistryEntry(parsed, file, normalizeDatasetName(name), this.home);
   }
 
   /** Write an entry; a `password` key anywhere in it is refused (registry files are not secret stores). */
@@ -228,4 +236,105 @@ function containsPassword(value: unknown): boolean {
     if (containsPassword(inner)) return true;
   }
   return false;
+}
+
+/** Keys of an entry (Python MDM's DatasetInfo and ours) that hold text, or null. */
+const ENTRY_TEXT_KEYS = ["display_name", "description", "target_column", "problem_type", "time_column", "group_column", "source", "created_at", "registered_at", "last_updated_at"];
+/** ... a list of text. */
+const ENTRY_LIST_KEYS = ["id_columns", "tags"];
+/** ... a mapping of text to text. */
+const ENTRY_MAP_KEYS = ["tables", "feature_tables"];
+/** Keys of `database` that hold text (PostgreSQL's location; Python MDM's connection_string). */
+const DATABASE_TEXT_KEYS = ["host", "user", "database", "schema", "connection_string"];
+
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+/** Whether a path is `dir` or inside it, as written or once symbolic links are resolved (a home reached through a link). */
+function isInside(dir: string, path: string): boolean {
+  const inside = (d: string, p: string) => p === d || p.startsWith(d.endsWith(sep) ? d : d + sep);
+  if (inside(dir, path)) return true;
+  try {
+    return inside(realpathSync(dir), realpathSync(path));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Check a registry entry read from `file`, the entry of dataset `name` (the file's name), before anything
+ * uses or rewrites it: a mapping; `name` the file's name (after normalisation: `Titanic` in titanic.yaml
+ * is fine); `database.backend` one of ours; `database.path`, when present, inside the dataset's own
+ * directory of this home; the keys we read of the types Python MDM writes. Keys we do not read are kept
+ * (Python MDM writes more: its backend settings in `database`, `metadata`, ...). MDM_INVALID_CONFIG
+ * names the file and the key; the entry is returned with `name` normalised and `backend` lower-cased.
+ */
+export function checkRegistryEntry(parsed: unknown, file: string, name: string, home: MdmHome): RegistryEntry {
+  const fail = (key: string | undefined, problem: string) =>
+    new MdmError(ErrorCodes.INVALID_CONFIG, `${file}: ${key === undefined ? "" : `${key} `}${problem}`, { details: { file, ...(key === undefined ? {} : { key }), dataset: name } });
+  if (!isMapping(parsed)) throw fail(undefined, `does not hold a mapping (a registry entry holds name, database and the dataset's keys), got ${describeValue(parsed)}`);
+
+  const declared = parsed.name;
+  if (declared === undefined || declared === null) throw fail("name", `is missing; it must be ${JSON.stringify(name)}, the file's name`);
+  if (typeof declared !== "string") {
+    const quote = String(declared).toLowerCase() === name ? `; quote it: name: '${name}'` : "";
+    throw fail("name", `must be the text ${JSON.stringify(name)} (the file's name), got ${describeValue(declared)}${quote}`);
+  }
+  let normalized: string;
+  try {
+    normalized = normalizeDatasetName(declared);
+  } catch {
+    throw fail("name", `${JSON.stringify(declared)} is not a dataset name (letters, digits, _ and -, which become file and database names)`);
+  }
+  if (normalized !== name) {
+    throw fail("name", `is ${JSON.stringify(declared)} but the file is ${name}.yaml: an entry's name must be its file's name (rename the file or set name: ${name})`);
+  }
+
+  const database = parsed.database;
+  if (!isMapping(database)) throw fail("database", `must be a mapping with the dataset's backend (database: { backend: sqlite, ... }), got ${describeValue(database)}`);
+  const backend = typeof database.backend === "string" ? database.backend.trim().toLowerCase() : undefined;
+  if (backend === undefined || !(BACKEND_TYPES as readonly string[]).includes(backend)) {
+    throw fail("database.backend", `must be one of ${BACKEND_TYPES.join(", ")}, got ${describeValue(database.backend)}`);
+  }
+  if (database.path !== undefined && database.path !== null) {
+    if (typeof database.path !== "string" || database.path.trim() === "" || database.path.includes("\0")) {
+      throw fail("database.path", `must be the path of the dataset's database file, got ${describeValue(database.path)}`);
+    }
+    const path = resolve(home.root, database.path.replace(/^~(?=$|[\\/])/, homedir()));
+    const dir = home.datasetDir(name);
+    if (!isInside(dir, path)) {
+      throw fail("database.path", `${JSON.stringify(database.path)} is outside the dataset's directory ${dir}; it must point into it (if the home was moved, correct the path or remove the key)`);
+    }
+  }
+  for (const key of DATABASE_TEXT_KEYS) {
+    const value = database[key];
+    if (value !== undefined && value !== null && typeof value !== "string") throw fail(`database.${key}`, `must be text, got ${describeValue(value)}`);
+  }
+  const port = database.port;
+  if (port !== undefined && port !== null && !(Number.isSafeInteger(port) && (port as number) >= 1 && (port as number) <= 65535)) {
+    throw fail("database.port", `must be an integer from 1 to 65535, got ${describeValue(port)}`);
+  }
+
+  for (const key of ENTRY_TEXT_KEYS) {
+    const value = parsed[key];
+    if (value !== undefined && value !== null && typeof value !== "string") throw fail(key, `must be text, got ${describeValue(value)}`);
+  }
+  for (const key of ENTRY_LIST_KEYS) {
+    const value = parsed[key];
+    if (value !== undefined && value !== null && !(Array.isArray(value) && value.every((v) => typeof v === "string"))) {
+      throw fail(key, `must be a list of text, got ${describeValue(value)}`);
+    }
+  }
+  for (const key of ENTRY_MAP_KEYS) {
+    const value = parsed[key];
+    if (value !== undefined && value !== null && !(isMapping(value) && Object.values(value).every((v) => typeof v === "string"))) {
+      throw fail(key, `must be a mapping of table names, got ${describeValue(value)}`);
+    }
+  }
+  if (parsed.metadata !== undefined && parsed.metadata !== null && !isMapping(parsed.metadata)) throw fail("metadata", `must be a mapping, got ${describeValue(parsed.metadata)}`);
+  if (parsed.version !== undefined && parsed.version !== null && typeof parsed.version !== "string" && typeof parsed.version !== "number") {
+    throw fail("version", `must be text, got ${describeValue(parsed.version)}`);
+  }
+  return { ...parsed, name, database: { ...database, backend: backend as BackendType } } as RegistryEntry;
 }

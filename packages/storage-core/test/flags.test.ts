@@ -14,7 +14,7 @@ import {
   type FlagName,
 } from "../src/index.js";
 import { tempDir } from "./helpers/temp-dir.js";
-import { codeOf } from "./helpers/error-code.js";
+import { codeOf, errorOf } from "./helpers/error-code.js";
 
 function flagsFile(content?: string): string {
   const home = tempDir();
@@ -301,6 +301,28 @@ describe("rejections", () => {
   test("an empty file is no flags; a missing file is no flags", () => {
     expect(new FeatureFlags({ file: flagsFile(""), env: {} }).fileFlags()).toEqual({});
     expect(new FeatureFlags({ file: join(tempDir(), "absent.yaml"), env: {} }).fileFlags()).toEqual({});
+  });
+
+  test("an unknown flag is refused naming the file or variable, with the nearest flag suggested", () => {
+    const file = flagsFile("use_new_storgae: true\n");
+    const fromFile = errorOf(() => new FeatureFlags({ file, env: {} }));
+    expect(fromFile.message).toBe(`${file}: use_new_storgae is not a feature flag; did you mean use_new_storage?`);
+    expect(fromFile.details).toEqual({ file, key: "use_new_storgae" });
+    const nested = flagsFile("flags:\n  auto_fallbak: true\n");
+    expect(errorOf(() => new FeatureFlags({ file: nested, env: {} })).details).toEqual({ file: nested, key: "flags.auto_fallbak" });
+    const fromEnv = errorOf(() => new FeatureFlags({ env: { MDM_FEATURE_ROLLOUT_PERCENT: "5" } }));
+    expect(fromEnv.message).toBe("MDM_FEATURE_ROLLOUT_PERCENT is not a feature flag variable; did you mean MDM_FEATURE_ROLLOUT_PERCENTAGE?");
+    expect(fromEnv.details).toEqual({ variable: "MDM_FEATURE_ROLLOUT_PERCENT" });
+    const value = errorOf(() => new FeatureFlags({ file: flagsFile("auto_fallback: sometimes\n"), env: {} }));
+    expect(value.message).toMatch(/feature_flags\.yaml: auto_fallback must be true or false, got "sometimes"$/);
+    expect(value.details.key).toBe("auto_fallback");
+  });
+
+  test("Python MDM's history and last_updated keys are accepted with or without its flags mapping; a flags key that is not one is refused", () => {
+    const flags = new FeatureFlags({ file: flagsFile("use_new_storage: true\nhistory:\n- {flag: use_new_backend, old_value: false, new_value: true}\nlast_updated: '2025-07-10'\n"), env: {} });
+    expect(flags.get("use_new_storage")).toBe(true);
+    const file = flagsFile("flags: [use_new_storage]\n");
+    expect(errorOf(() => new FeatureFlags({ file, env: {} })).details).toEqual({ file, key: "flags" });
   });
 
   test("the error message names the flag and the source", () => {

@@ -1,10 +1,11 @@
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { DatasetRegistry, ErrorCodes, MdmHome, defaultConfig, type RegistryEntry } from "../src/index.js";
 import { tempDir } from "./helpers/temp-dir.js";
-import { codeOf } from "./helpers/error-code.js";
+import { codeOf, errorOf } from "./helpers/error-code.js";
 
 describe("MdmHome paths (Python MDM's layout)", () => {
   test("datasets/{name}/{name}.sqlite|.duckdb and config/datasets/{name}.yaml", () => {
@@ -52,7 +53,7 @@ describe("MdmHome paths (Python MDM's layout)", () => {
 });
 
 function entry(name: string, extra: Partial<RegistryEntry> = {}): RegistryEntry {
-  return { name, display_name: name, database: { backend: "sqlite", path: `/data/${name}.sqlite` }, tables: { train: "train" }, target_column: "y", ...extra };
+  return { name, display_name: name, database: { backend: "sqlite", path: `datasets/${name.toLowerCase()}/${name.toLowerCase()}.sqlite` }, tables: { train: "train" }, target_column: "y", ...extra };
 }
 
 describe("DatasetRegistry", () => {
@@ -67,7 +68,7 @@ describe("DatasetRegistry", () => {
     expect(registry.exists("TITANIC")).toBe(true);
     const read = registry.read("titanic");
     expect(read.name).toBe("titanic"); // normalised on write
-    expect(read.database).toEqual({ backend: "sqlite", path: "/data/Titanic.sqlite" });
+    expect(read.database).toEqual({ backend: "sqlite", path: "datasets/titanic/titanic.sqlite" });
     expect(read.tables).toEqual({ train: "train" });
     expect(registry.read("iris").description).toBe("flowers");
     // A Python MDM reader sees plain YAML.
@@ -138,5 +139,109 @@ describe("DatasetRegistry", () => {
     const registry = new DatasetRegistry(home);
     expect(codeOf(() => registry.write(entry("../escape")))).toBe(ErrorCodes.INVALID_NAME);
     expect(existsSync(home.configsDir)).toBe(false);
+  });
+});
+
+describe("a registry entry is checked when it is read", () => {
+  function homeWithEntry(file: string, yaml: string): { home: MdmHome; registry: DatasetRegistry } {
+    const home = new MdmHome(tempDir());
+    mkdirSync(home.configsDir, { recursive: true });
+    writeFileSync(join(home.configsDir, `${file}.yaml`), yaml);
+    return { home, registry: new DatasetRegistry(home) };
+  }
+
+  test.each([
+    ["a name that is another dataset's", "name: other\ndatabase: { backend: sqlite }\n", "name", /name is "other" but the file is big\.yaml: an entry's name must be its file's name/],
+    ["a name that leaves the home", "name: ../../escape\ndatabase: { backend: sqlite }\n", "name", /name "\.\.\/\.\.\/escape" is not a dataset name/],
+    ["a name that is a number", "name: 12345\ndatabase: { backend: sqlite }\n", "name", /name must be the text "big" \(the file's name\), got the number 12345$/],
+    ["no name", "database: { backend: sqlite }\n", "name", /name is missing/],
+    ["an unknown backend", "name: big\ndatabase: { backend: mongodb }\n", "database.backend", /database\.backend must be one of sqlite, duckdb, postgresql, got "mongodb"$/],
+    ["no backend", "name: big\ndatabase: { path: datasets/big/big.sqlite }\n", "database.backend", /got null/],
+    ["a database that is not a mapping", "name: big\ndatabase: sqlite\n", "database", /database must be a mapping/],
+    ["a path outside the home", "name: big\ndatabase: { backend: sqlite, path: /etc/passwd }\n", "database.path", /"\/etc\/passwd" is outside the dataset's directory/],
+    ["a path into another dataset", "name: big\ndatabase: { backend: sqlite, path: datasets/other/other.sqlite }\n", "database.path", /outside the dataset's directory/],
+    ["a relative path that climbs out", "name: big\ndatabase: { backend: sqlite, path: datasets/big/../../../x.sqlite }\n", "database.path", /outside/],
+    ["a port that is text", "name: big\ndatabase: { backend: postgresql, port: five }\n", "database.port", /from 1 to 65535/],
+    ["id_columns that are not a list", "name: big\ndatabase: { backend: sqlite }\nid_columns: PassengerId\n", "id_columns", /a list of text/],
+    ["tables that are a list", "name: big\ndatabase: { backend: sqlite }\ntables: [train]\n", "tables", /a mapping of table names/],
+    ["a target column that is a mapping", "name: big\ndatabase: { backend: sqlite }\ntarget_column: { a: 1 }\n", "target_column", /must be text/],
+  ])("%s is MDM_INVALID_CONFIG naming the file and the key", (_label, yaml, key, message) => {
+    const { home, registry } = homeWithEntry("big", yaml);
+    const error = errorOf(() => registry.read("big"));
+    expect(error.code).toBe(ErrorCodes.INVALID_CONFIG);
+    expect(error.details).toEqual({ file: home.registryFile("big"), key, dataset: "big" });
+    expect(error.message.startsWith(`${home.registryFile("big")}: ${key} `)).toBe(true);
+    expect(error.message).toMatch(message);
+    expect(codeOf(() => registry.readIfExists("big"))).toBe(ErrorCodes.INVALID_CONFIG);
+  });
+
+  test.each([
+    ["a list", "- name: big\n"],
+    ["a scalar", "big\n"],
+    ["nothing", ""],
+  ])("YAML that is %s is MDM_INVALID_CONFIG naming the file", (_label, yaml) => {
+    const { home, registry } = homeWithEntry("big", yaml);
+    const error = errorOf(() => registry.read("big"));
+    expect(error.code).toBe(ErrorCodes.INVALID_CONFIG);
+    expect(error.details).toEqual({ file: home.registryFile("big"), dataset: "big" });
+    expect(error.message).toMatch(/does not hold a mapping/);
+  });
+
+  test("what Python MDM writes is accepted: its backend settings, a PostgreSQL user of null, ~ and absolute paths, keys we do not read", () => {
+    const { home, registry } = homeWithEntry("titanic", "");
+    writeFileSync(
+      home.registryFile("titanic"),
+      [
+        "name: Titanic",
+        "display_name: Titanic",
+        "description: ''",
+        "database:",
+        "  backend: SQLite",
+        "  journal_mode: WAL",
+        "  cache_size: -64000",
+        `  path: ${join(home.root, "datasets", "titanic", "titanic.sqlite")}`,
+        "tables: { train: train, test: test }",
+        "feature_tables: {}",
+        "problem_type: binary_classification",
+        "target_column: Survived",
+        "id_columns: [PassengerId]",
+        "tags: []",
+        "version: 1.0.0",
+        "registered_at: 2025-07-01 10:00:00.123456+00:00",
+        "metadata: { statistics: { row_count: 891 } }",
+        "",
+      ].join("\n"),
+    );
+    const read = registry.read("titanic");
+    expect(read.name).toBe("titanic");
+    expect(read.database.backend).toBe("sqlite");
+    expect(read.database.journal_mode).toBe("WAL");
+    expect(read.metadata).toEqual({ statistics: { row_count: 891 } });
+    writeFileSync(home.registryFile("pg"), "name: pg\ndatabase: { backend: postgresql, host: localhost, port: 5432, user: null, password: null, database: mdm_pg, database_prefix: mdm_ }\n");
+    expect(registry.read("pg").database.database).toBe("mdm_pg");
+  });
+
+  test("a path through ~ or a symbolic link to the home is inside it", () => {
+    const real = tempDir();
+    const link = join(tempDir(), "home-link");
+    symlinkSync(real, link);
+    const home = new MdmHome(link);
+    mkdirSync(join(real, "datasets", "x"), { recursive: true });
+    writeFileSync(join(real, "datasets", "x", "x.sqlite"), "");
+    mkdirSync(home.configsDir, { recursive: true });
+    writeFileSync(home.registryFile("x"), `name: x\ndatabase: { backend: sqlite, path: ${join(real, "datasets", "x", "x.sqlite")} }\n`);
+    expect(new DatasetRegistry(home).read("x").database.path).toBe(join(real, "datasets", "x", "x.sqlite"));
+    // "~" is the user's home directory: a path there is not inside this MDM home.
+    writeFileSync(home.registryFile("x"), "name: x\ndatabase: { backend: sqlite, path: ~/x.sqlite }\n");
+    expect(errorOf(() => new DatasetRegistry(home).read("x")).message).toContain(`"~/x.sqlite" is outside`);
+    expect(homedir()).not.toBe(real);
+  });
+
+  test("reading an invalid entry changes nothing on disk", () => {
+    const { home, registry } = homeWithEntry("big", "name: other\ndatabase: { backend: sqlite }\n");
+    const before = readFileSync(home.registryFile("big"), "utf8");
+    expect(codeOf(() => registry.read("big"))).toBe(ErrorCodes.INVALID_CONFIG);
+    expect(readdirSync(home.configsDir)).toEqual(["big.yaml"]);
+    expect(readFileSync(home.registryFile("big"), "utf8")).toBe(before);
   });
 });

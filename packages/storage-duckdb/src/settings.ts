@@ -1,5 +1,4 @@
-import { totalmem } from "node:os";
-import { ErrorCodes, MdmError, type DuckdbConfig } from "@mdm/storage-core";
+import { ErrorCodes, MEMORY_SIZE_EXPECTED, MdmError, parseMemorySize, type DuckdbConfig } from "@mdm/storage-core";
 
 /** DuckDB settings of a backend (the `database.duckdb` section of mdm.yaml). */
 export interface DuckdbSettings {
@@ -44,26 +43,14 @@ export function settingsFromConfig(config: Partial<DuckdbConfig> | undefined, co
   };
 }
 
-const UNIT_BYTES: Record<string, number> = { b: 1, kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12, kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40 };
-
 /**
- * Bytes of a `memory_limit` as DuckDB reads it ("512MB" = 512 * 10^6, "1GiB" = 2^30, no unit = bytes,
- * "50%" of RAM), or undefined when it is not one.
+ * A `memory_limit` value ("512MB", "8GB", "75%"), checked by core's rule, and its bytes. DuckDB refuses a
+ * percentage (1.5: "Unknown unit for memory: '%'"), so one is given to it as MiB of the physical memory.
  */
-function memoryLimitBytes(value: string): number | undefined {
-  const percent = /^(\d+(?:\.\d+)?)%$/.exec(value);
-  if (percent) return (Number(percent[1]) / 100) * totalmem();
-  const sized = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value);
-  const unit = sized ? UNIT_BYTES[(sized[2] || "b").toLowerCase()] : undefined;
-  return sized && unit !== undefined ? Number(sized[1]) * unit : undefined;
-}
-
-/** A `memory_limit` value ("512MB", "8GB", "50%"), checked, and its bytes. */
 function memoryLimit(value: string, key: string): { text: string; bytes: number } {
-  const text = value.trim();
-  const bytes = memoryLimitBytes(text);
-  if (bytes === undefined) throw new MdmError(ErrorCodes.INVALID_CONFIG, `duckdb.${key} must look like "8GB", got ${JSON.stringify(value)}`);
-  return { text, bytes };
+  const size = typeof value === "string" ? parseMemorySize(value) : undefined;
+  if (size === undefined) throw new MdmError(ErrorCodes.INVALID_CONFIG, `duckdb.${key} must be ${MEMORY_SIZE_EXPECTED}, got ${JSON.stringify(value)}`, { details: { key: `database.duckdb.${key}` } });
+  return { text: size.percent ? `${Math.max(1, Math.floor(size.bytes / 2 ** 20))}MiB` : value.trim(), bytes: size.bytes };
 }
 
 /**

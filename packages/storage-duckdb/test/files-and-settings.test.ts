@@ -1,3 +1,4 @@
+import { totalmem } from "node:os";
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -124,7 +125,7 @@ describe("settings", () => {
       n += batch.rows.length;
     }
     expect(n).toBe(40_000);
-    expect(() => backendIn(home(), { stagingMemoryLimit: "lots" })).toThrow(/duckdb.stagingMemoryLimit must look like "8GB"/);
+    expect(() => backendIn(home(), { stagingMemoryLimit: "lots" })).toThrow(/duckdb.stagingMemoryLimit must be a size such as 8GB/);
   });
 
   test("staging never gets more memory than memoryLimit gives DuckDB, unless stagingMemoryLimit says so", () => {
@@ -134,8 +135,8 @@ describe("settings", () => {
     expect(staging({ memoryLimit: "16MB" })).toBe("16MB");
     expect(staging({ memoryLimit: "31MiB" })).toBe("32MB"); // 32.5 MB: more than 32MB
     expect(staging({ memoryLimit: "30MiB" })).toBe("30MiB"); // 31.5 MB
-    expect(staging({ memoryLimit: "20000000" })).toBe("20000000");
-    expect(staging({ memoryLimit: "0.000001%" })).toBe("0.000001%");
+    // A percentage is given to DuckDB (which refuses "%") as MiB of the physical memory.
+    expect(staging({ memoryLimit: "0.000001%" })).toBe("1MiB");
     expect(staging({ memoryLimit: "16MB", stagingMemoryLimit: "64MB" })).toBe("64MB");
   });
 
@@ -187,5 +188,17 @@ describe("settings", () => {
   test("invalid settings are MDM_INVALID_CONFIG at construction", () => {
     expect(() => new DuckdbStorageBackend({ duckdb: { threads: 0 } })).toThrow(/threads/);
     expect(() => new DuckdbStorageBackend({ duckdb: { memoryLimit: "lots; DROP" } })).toThrow(/memory_limit/);
+    // DuckDB itself refuses a size without a unit ("Unknown unit for memory: ''").
+    expect(() => new DuckdbStorageBackend({ duckdb: { memoryLimit: "20000000" } })).toThrow(/memory_limit must be a size/);
+  });
+
+  test("a memory_limit in percent opens DuckDB with that share of the physical memory", async () => {
+    const backend = backendIn(home(), { memoryLimit: "50%" });
+    cleanups.push(() => backend.close());
+    await backend.createDataset("p");
+    const df = await backend.query("SELECT current_setting('memory_limit') AS m", [], await backend.getDatasetEngine("p"));
+    const [, amount, unit] = /^([\d.]+) (MiB|GiB)$/.exec(String(df.rows[0]!.m)) ?? [];
+    const bytes = Number(amount) * (unit === "GiB" ? 2 ** 30 : 2 ** 20);
+    expect(Math.abs(bytes - totalmem() / 2) / (totalmem() / 2)).toBeLessThan(0.01);
   });
 });

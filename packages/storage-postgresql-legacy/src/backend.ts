@@ -3,6 +3,7 @@ import {
   pgConnectionLost,
   BaseStorageBackend,
   MdmError,
+  checkConfigSection,
   defaultConfig,
   isMdmError,
   mapPostgresError,
@@ -82,6 +83,7 @@ export class LegacyPostgresqlStorageBackend extends BaseStorageBackend<LegacyEng
 
   constructor(options: LegacyPostgresqlOptions = {}) {
     const merged = { ...defaultConfig().database.postgresql, ...(options.config ?? {}) };
+    checkConfigSection("database.postgresql", merged);
     const password = merged.password ?? undefined;
     super({ secrets: () => [password] });
     this.#password = password;

@@ -3,6 +3,7 @@ import {
   pgConnectionLost,
   BaseStorageBackend,
   checksumBatches,
+  checkConfigSection,
   ErrorCodes,
   MdmError,
   defaultConfig,
@@ -113,6 +114,8 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
 
   constructor(options: PostgresqlBackendOptions = {}) {
     const merged = { ...defaultConfig().database.postgresql, ...(options.config ?? {}) };
+    // The rules of mdm.yaml, also for a config given in code: timeouts, names and application_name reach the server.
+    checkConfigSection("database.postgresql", merged);
     const password = merged.password ?? undefined;
     super({ metrics: true, secrets: () => [password] });
     this.#password = password;
@@ -130,12 +133,6 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
       this.homeDatabase = pgIdentifier(home, "database");
     } else {
       this.homeDatabase = pgIdentifier(merged.database ?? "postgres", "database");
-    }
-    for (const key of ["pool_size", "max_overflow", "pool_timeout", "pool_recycle", "connect_timeout", "statement_timeout", "lock_timeout", "idle_in_transaction_session_timeout"] as const) {
-      const value = merged[key];
-      if (typeof value !== "number" || !Number.isFinite(value) || value < (key === "pool_size" ? 1 : 0)) {
-        throw new MdmError(ErrorCodes.INVALID_CONFIG, `database.postgresql.${key} must be a number >= ${key === "pool_size" ? 1 : 0}; got ${JSON.stringify(value)}`);
-      }
     }
     this.#pools = new PoolRegistry(
       {

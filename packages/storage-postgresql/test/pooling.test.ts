@@ -165,3 +165,23 @@ describe.skipIf(!serverAvailable)("a caller-owned pool", () => {
     expect(rows[0].n).toBe(1);
   });
 });
+
+describe("a configuration given in code", () => {
+  it.each([
+    ["application_name", "mdm\nx"],
+    ["database_prefix", "mdm'; --"],
+    ["statement_timeout", -1],
+    ["pool_size", 0],
+    ["port", 70000],
+  ])("is checked by mdm.yaml's rules in both implementations (%s = %j)", (key, value) => {
+    for (const Backend of [PostgresqlStorageBackend, LegacyPostgresqlStorageBackend]) {
+      let error: unknown;
+      try {
+        new Backend({ config: { [key]: value } });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toMatchObject({ code: ErrorCodes.INVALID_CONFIG, details: { key: `database.postgresql.${key}` } });
+    }
+  });
+});

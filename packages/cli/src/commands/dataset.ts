@@ -53,8 +53,11 @@ export interface DatasetListItem {
   target_column: string | null;
   problem_type: string | null;
   created_at: string | null;
-  /** ok; missing (registered, but its database is gone); unavailable (the backend could not be reached). */
-  status: "ok" | "missing" | "unavailable";
+  /**
+   * ok; missing (registered, but its database is gone); invalid (its registry entry is invalid: `error` names
+   * the file and the key); unavailable (the backend could not be reached).
+   */
+  status: "ok" | "missing" | "invalid" | "unavailable";
   error?: { code: string; message: string };
 }
 
@@ -277,10 +280,12 @@ export async function listCommand(ctx: CliContext, options: { json?: boolean }):
   for (const name of ctx.registry.list()) {
     let entry: RegistryEntry;
     try {
-      entry = ctx.registry.read(name);
+      entry = ctx.entry(name);
     } catch (error) {
+      // One invalid entry is a row with its error: the other datasets are still listed.
       const e = isMdmError(error) ? error : new MdmError(ErrorCodes.INTERNAL, String(error));
-      items.push({ name, backend: "?", location: null, tables: [], rows: null, target_column: null, problem_type: null, created_at: null, status: "unavailable", error: { code: e.code, message: e.message } });
+      const status = e.code === ErrorCodes.INVALID_CONFIG ? "invalid" : "unavailable";
+      items.push({ name, backend: "?", location: null, tables: [], rows: null, target_column: null, problem_type: null, created_at: null, status, error: { code: e.code, message: e.message } });
       continue;
     }
     const item: DatasetListItem = {
@@ -295,8 +300,7 @@ export async function listCommand(ctx: CliContext, options: { json?: boolean }):
       status: "ok",
     };
     try {
-      const e = ctx.entry(name);
-      const backend = await ctx.readerBackend({ type: e.database.backend }, name);
+      const backend = await ctx.readerBackend({ type: entry.database.backend }, name);
       item.location = ctx.location(backend, name);
       if (!(await backend.datasetExists(name))) item.status = "missing";
       else {
@@ -326,6 +330,8 @@ export async function listCommand(ctx: CliContext, options: { json?: boolean }):
       items.map((i) => [i.name, i.backend, i.tables.join(", "), i.rows ?? "-", i.target_column ?? "-", i.problem_type ?? "-", i.status === "ok" ? i.status : colour.yellow(i.error ? `${i.status}: ${i.error.code}` : i.status)]),
     ),
   );
+  // The whole message (an invalid entry's file and key), one line per dataset, after the table.
+  for (const i of items) if (i.error) process.stderr.write(`mdm: ${i.name}: ${i.error.message.replace(/\s*\n\s*/g, " ")}\n`);
 }
 
 export async function infoCommand(ctx: CliContext, name: string, options: { json?: boolean }): Promise<void> {

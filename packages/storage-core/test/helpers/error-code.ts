@@ -1,4 +1,5 @@
-import { isMdmError } from "../../src/index.js";
+import { expect } from "vitest";
+import { isMdmError, type MdmError } from "../../src/index.js";
 
 /** The MdmError code a function throws, or undefined when it does not throw. */
 export function codeOf(fn: () => unknown): string | undefined {
@@ -19,4 +20,15 @@ export async function asyncCodeOf(work: Promise<unknown> | (() => unknown)): Pro
     throw error;
   }
   return "no error";
+}
+
+/** The MdmError a call throws (the test fails when it throws nothing, or something else). */
+export function errorOf(fn: () => unknown): MdmError {
+  try {
+    fn();
+  } catch (error) {
+    if (isMdmError(error)) return error;
+    throw error;
+  }
+  return expect.unreachable("no error thrown") as never;
 }
