@@ -140,6 +140,31 @@ describe("mdm error paths and exit codes", () => {
     }
   });
 
+  it("a lock left by a process that no longer runs, an empty one, or garbage is taken over with a note on stderr", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const dead = Number(spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" }).stdout);
+    mkdirSync(join(home, "locks"), { recursive: true });
+    const lock = join(home, "locks", "churn.lock");
+    for (const [content, why] of [
+      [JSON.stringify({ pid: dead, host: hostname(), startedAt: "2026-01-01T00:00:00.000Z" }), `its holder \\(process ${dead} on host .*\\) no longer runs`],
+      ["", ".*churn\\.lock was empty or unreadable"],
+      ["not a lock", ".*churn\\.lock was empty or unreadable"],
+    ] as const) {
+      writeFileSync(lock, content);
+      const r = await mdm(["dataset", "info", "churn"], env());
+      expect(r.code).toBe(0);
+      expect(existsSync(lock)).toBe(true); // a reader never takes the lock
+      const removed = await mdm(["dataset", "export", "churn", "--output", join(files, "locked-export")], env());
+      expect(removed.code).toBe(0);
+      const migrated = await mdm(["migrate", "churn", "--to", "duckdb", "--verify", "count"], env());
+      expect(migrated.code, migrated.stderr).toBe(0);
+      expect(migrated.stderr).toMatch(new RegExp(`took over the lock of churn: (${why})`));
+      expect(existsSync(lock)).toBe(false);
+      const back = await mdm(["migrate", "churn", "--to", "sqlite", "--overwrite", "--remove-source", "--verify", "count"], env());
+      expect(back.code, back.stderr).toBe(0);
+    }
+  });
+
   it("8: a value the backend cannot hold (NaN into SQLite), nothing registered", async () => {
     writeFileSync(join(files, "nan.csv"), "a,b\n1,NaN\n2,0.5\n");
     const r = await mdm(["dataset", "register", "nan", join(files, "nan.csv"), "--backend", "sqlite"], env());
