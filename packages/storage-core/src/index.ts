@@ -11,6 +11,7 @@ export * from "./file-backend.js";
 export * from "./sqlite-types.js";
 export * from "./config.js";
 export * from "./layout.js";
+export * from "./leftovers.js";
 export * from "./dataset-lock.js";
 export type { DatabaseHold, DatasetHold } from "./hold.js";
 export * from "./flags.js";
