@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from "commander";
-import { isMdmError, redactSecrets } from "@mdm/storage-core";
+import { fileSystemError, isMdmError, redactSecrets } from "@mdm/storage-core";
 import { CliContext } from "./context.js";
 import { ExitCodes, UsageError, exitCodeOf, type ExitCode } from "./exit-codes.js";
 import { exportCommand, infoCommand, listCommand, registerCommand, removeCommand } from "./commands/dataset.js";
@@ -160,6 +160,16 @@ function oneLine(error: unknown, secrets: string[]): string {
   return redactSecrets(`${message.replace(/\s*\n\s*/g, " ")}${code}`, secrets);
 }
 
+/**
+ * A file-system error that reached the top without a stable code (ENOSPC, EACCES, ...) gets one, naming its
+ * path: a full disk exits 9 whatever wrote.
+ */
+function withStableCode(error: unknown): unknown {
+  const errno = error as NodeJS.ErrnoException;
+  if (isMdmError(error) || !(error instanceof Error) || typeof errno.syscall !== "string") return error;
+  return fileSystemError(error, errno.path ?? "(a file)", errno.syscall);
+}
+
 /** Run `mdm` with the given arguments (without node and script); resolves with the exit code. */
 export async function main(argv: string[] = process.argv.slice(2)): Promise<ExitCode> {
   const controller = new AbortController();
@@ -180,6 +190,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Exit
       return error.exitCode === 0 ? ExitCodes.OK : ExitCodes.USAGE;
     }
     const secrets = runtime.ctx?.secrets ?? [];
+    error = withStableCode(error);
     const code = controller.signal.aborted ? ExitCodes.ABORTED : exitCodeOf(error);
     process.stderr.write(`mdm: error: ${oneLine(error, secrets)}\n`);
     if (debug && error instanceof Error && error.stack) process.stderr.write(`${redactSecrets(error.stack, secrets)}\n`);
