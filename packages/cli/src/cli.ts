@@ -3,6 +3,7 @@ import { fileSystemError, isMdmError, redactSecrets } from "@mdm/storage-core";
 import { CliContext } from "./context.js";
 import { ExitCodes, UsageError, exitCodeOf, type ExitCode } from "./exit-codes.js";
 import { exportCommand, infoCommand, listCommand, registerCommand, removeCommand } from "./commands/dataset.js";
+import { doctorCommand } from "./commands/doctor.js";
 import { flagsGetCommand, flagsListCommand, flagsSetCommand, flagsUnsetCommand } from "./commands/flags.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { compareCommand, validateCommand } from "./commands/storage.js";
@@ -99,6 +100,16 @@ function buildProgram(runtime: Runtime): Command {
     .option("--json", "print the result objects as JSON")
     .action(async (names: string[], opts) => {
       runtime.exitCode = await migrateCommand(context(), names, opts, runtime.signal);
+    });
+
+  program
+    .command("doctor")
+    .description("list what interrupted or failed runs left (staging files, temporary files, stale locks, PostgreSQL staging databases); --clean removes them")
+    .option("--clean", "remove them (never a live lock, a publish journal or a published dataset)")
+    .option("--postgresql", "also check the PostgreSQL server when no dataset of this home uses it")
+    .option("--json", "print the report as JSON")
+    .action(async (opts) => {
+      runtime.exitCode = await doctorCommand(context(), opts);
     });
 
   const storage = program.command("storage").description("compare and validate backends");

@@ -138,6 +138,27 @@ describe.skipIf(skip)("mdm on a full disk: exit 9, nothing left behind, the reru
       }
     });
   }
+
+  it("remove and doctor --clean need no space: they work at 0 bytes free", async () => {
+    const home = fs.path("home-remove");
+    const env = cleanEnv(home);
+    try {
+      expect((await mdm(["dataset", "register", "big", join(dataDir, "big.csv"), "--backend", "sqlite"], env)).code).toBe(0);
+      writeFileSync(join(home, "datasets", "big", ".big.duckdb.staging-0a1b2c"), "a killed migration's staging");
+      fs.fill(0);
+      const doctor = await mdm(["doctor", "--clean", "--json"], env);
+      expect(doctor.code, doctor.stderr).toBe(0);
+      expect(JSON.parse(doctor.stdout).leftovers.map((l: { status: string }) => l.status)).toEqual(["removed"]);
+      const free = fs.free();
+      const r = await mdm(["dataset", "remove", "big", "--force"], env);
+      expect(r.code, r.stderr).toBe(0);
+      expect(fs.free()).toBeGreaterThan(free);
+      expect([...snapshot(home).keys()]).toEqual([]);
+    } finally {
+      fs.release();
+      rmSync(home, { recursive: true, force: true });
+    }
+  });
 });
 
 /** Exit 9, MDM_DISK_FULL, and a message that names a path on the full file system. */

@@ -24,6 +24,7 @@ import { orderTables } from "@mdm/migration";
 import type { CliContext } from "../context.js";
 import { UsageError } from "../exit-codes.js";
 import { discoverDataFiles } from "../files/discover.js";
+import { removeDatasetLeftovers } from "./doctor.js";
 import { writeCsv } from "../files/csv-export.js";
 import { problemTypeOf } from "../files/infer.js";
 import { openSource, type TableSource } from "../files/source.js";
@@ -159,6 +160,7 @@ export async function registerCommand(ctx: CliContext, rawName: string, path: st
     );
   }
   const progress = new TableProgress(!options.json);
+  await removeDatasetLeftovers(ctx, name, backend, (text) => process.stderr.write(`mdm: ${text}\n`));
   const sources: Array<{ table: string; file: string; source: TableSource }> = [];
   const loaded: DatasetInfo["tables"] = [];
   let entry: RegistryEntry | undefined;
@@ -345,6 +347,7 @@ export async function removeCommand(ctx: CliContext, rawName: string, options: {
   const backend = await ctx.backend({ type: entry.database.backend }, name);
   const location = ctx.location(backend, name);
   if (await backend.datasetExists(name)) await backend.dropDataset(name);
+  await removeDatasetLeftovers(ctx, name, backend, (text) => process.stderr.write(`mdm: ${text}\n`));
   ctx.registry.remove(name);
   // Python MDM's leftovers (dataset_info.json, metadata/) go with it.
   const dir = ctx.home.datasetDir(name);
