@@ -66,6 +66,12 @@ export class SmallFileSystem {
     }
   }
 
+  /** Grow (or shrink) the file system: a tmpfs can be remounted with another size, its files kept. */
+  resize(sizeBytes: number): void {
+    const r = spawnSync("mount", ["-o", `remount,size=${sizeBytes}`, this.dir], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`cannot resize ${this.dir}: ${r.stderr}`);
+  }
+
   /** Remove the ballast: the space is free again. */
   release(): void {
     rmSync(this.ballast, { force: true });
