@@ -107,12 +107,22 @@ function listDir(dir: string): string[] {
   }
 }
 
+/**
+ * The dataset a lock key is about: the key itself (DatasetLock: `<name>.lock`), or for the older migrator's
+ * `<name>--to-<type>.lock` the name before `--to-`. A dataset name may itself hold `--`, so both are kept
+ * when they differ: a live lock keeps the leftovers of either.
+ */
+function lockKeyDatasets(key: string): string[] {
+  const older = /^(.+)--to-(sqlite|duckdb|postgresql)$/.exec(key);
+  return older ? [older[1] as string, key] : [key];
+}
+
 /** The key of a lock file name (`big.lock`, `big--to-duckdb.lock`), and the dataset it is about. */
 function lockKey(file: string): { key: string; dataset: string } | undefined {
   const m = /^(.+)\.lock$/.exec(file);
   if (!m) return undefined;
   const key = m[1] as string;
-  return { key, dataset: key.split("--")[0] as string };
+  return { key, dataset: lockKeyDatasets(key)[0] as string };
 }
 
 /**
@@ -140,12 +150,14 @@ export function lockedDatasets(lockDir: string): Map<string, string> {
     if (!key) continue;
     const path = join(lockDir, file);
     const state = inspectLock(path);
+    let reason: string | undefined;
     if (state?.state === "held" && state.owner && state.owner.pid !== process.pid) {
-      busy.set(key.dataset, `process ${state.owner.pid} on ${state.owner.host} holds ${path}${state.owner.purpose ? ` (${state.owner.purpose})` : ""}`);
+      reason = `process ${state.owner.pid} on ${state.owner.host} holds ${path}${state.owner.purpose ? ` (${state.owner.purpose})` : ""}`;
     } else if (state?.state === "unreadable") {
       const pid = olderLockHolder(path);
-      if (pid !== undefined && pid !== process.pid) busy.set(key.dataset, `process ${pid} holds ${path}`);
+      if (pid !== undefined && pid !== process.pid) reason = `process ${pid} holds ${path}`;
     }
+    if (reason) for (const dataset of lockKeyDatasets(key.key)) busy.set(dataset, reason);
   }
   return busy;
 }
@@ -194,7 +206,7 @@ export function listLeftovers(home: MdmHome, options: ListLeftoversOptions = {})
       continue;
     }
     if (file.endsWith(".publish.json")) {
-      add({ kind: "journal", path, dataset: file.slice(0, -".publish.json".length).split("--")[0] as string, keep: "a migration's publish journal: the next migration of the dataset completes or undoes it" });
+      add({ kind: "journal", path, dataset: lockKeyDatasets(file.slice(0, -".publish.json".length))[0] as string, keep: "a migration's publish journal: the next migration of the dataset completes or undoes it" });
       continue;
     }
     // DatasetLock's temporary file (`.{key}.lock.{pid}.{hex}.tmp`) and a lock renamed aside while taken over (`{key}.lock.stale-{hex}`).
@@ -202,10 +214,10 @@ export function listLeftovers(home: MdmHome, options: ListLeftoversOptions = {})
     const aside = /^(.+)\.lock\.stale-[0-9a-f]+$/.exec(file);
     if (temp) {
       const pid = Number(temp[2]);
-      add({ kind: "lock-temp", path, dataset: (temp[1] as string).split("--")[0] as string, ...(alive(pid) ? { keep: `process ${pid} is taking the lock` } : {}) });
+      add({ kind: "lock-temp", path, dataset: lockKeyDatasets(temp[1] as string)[0] as string, ...(alive(pid) ? { keep: `process ${pid} is taking the lock` } : {}) });
     } else if (aside) {
       const held = inspectLock(path)?.state === "held";
-      add({ kind: "lock-temp", path, dataset: (aside[1] as string).split("--")[0] as string, ...(held ? { keep: "a lock being taken over by a live process" } : {}) });
+      add({ kind: "lock-temp", path, dataset: lockKeyDatasets(aside[1] as string)[0] as string, ...(held ? { keep: "a lock being taken over by a live process" } : {}) });
     }
   }
   return out;

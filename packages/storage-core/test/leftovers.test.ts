@@ -117,6 +117,13 @@ describe("listLeftovers and removeLeftover", () => {
     touch(join(lockDirOf(home), "other--to-sqlite.lock"), JSON.stringify({ pid: process.ppid, startedAt: "2026-01-01T00:00:00Z" }));
     touch(join(home.datasetsDir, "other", ".other.sqlite.staging-r1"));
     expect(listLeftovers(home, { dataset: "other" }).map((l) => l.keep)).toEqual([expect.stringMatching(/holds/)]);
+
+    // A dataset name may hold "--": its own lock covers it, not the dataset before the dashes.
+    touch(join(lockDirOf(home), "a--b.lock"), JSON.stringify(holder));
+    touch(join(home.datasetsDir, "a--b", ".a--b.sqlite.staging-r1"));
+    touch(join(home.datasetsDir, "a", ".a.sqlite.staging-r1"));
+    expect(listLeftovers(home, { dataset: "a--b" }).map((l) => l.keep)).toEqual([expect.stringMatching(/holds/)]);
+    expect(listLeftovers(home, { dataset: "a" }).map((l) => l.keep)).toEqual([undefined]);
   });
 
   test("the lock this process holds is not a leftover, and does not keep its own dataset's leftovers", () => {
