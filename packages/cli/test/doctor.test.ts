@@ -107,7 +107,7 @@ describe("mdm doctor, and the commands that clean a dataset's leftovers themselv
   it("a registration killed mid-copy leaves its staging; the next registration of that name removes it itself", async () => {
     const csv = join(files, "killed.csv");
     const rows = ["id,text,value"];
-    for (let i = 0; i < 300_000; i++) rows.push(`${i},row number ${i},${i / 7}`);
+    for (let i = 0; i < 100_000; i++) rows.push(`${i},row number ${i},${i / 7}`);
     writeFileSync(csv, `${rows.join("\n")}\n`);
     let sent = false;
     const killed = await mdm(["dataset", "register", "killed", csv], env(), {
