@@ -1,8 +1,9 @@
 import { Command, CommanderError, Option } from "commander";
-import { isMdmError, redactSecrets } from "@mdm/storage-core";
+import { fileSystemError, isMdmError, redactSecrets } from "@mdm/storage-core";
 import { CliContext } from "./context.js";
 import { ExitCodes, UsageError, exitCodeOf, type ExitCode } from "./exit-codes.js";
 import { exportCommand, infoCommand, listCommand, registerCommand, removeCommand } from "./commands/dataset.js";
+import { doctorCommand } from "./commands/doctor.js";
 import { flagsGetCommand, flagsListCommand, flagsSetCommand, flagsUnsetCommand } from "./commands/flags.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { compareCommand, validateCommand } from "./commands/storage.js";
@@ -104,6 +105,16 @@ function buildProgram(runtime: Runtime): Command {
       runtime.exitCode = await migrateCommand(context(), names, opts, runtime.signal);
     });
 
+  program
+    .command("doctor")
+    .description("list what interrupted or failed runs left (staging files, temporary files, stale locks, PostgreSQL staging databases); --clean removes them")
+    .option("--clean", "remove them (never a live lock, a publish journal or a published dataset)")
+    .option("--postgresql", "also check the PostgreSQL server when no dataset of this home uses it")
+    .option("--json", "print the report as JSON")
+    .action(async (opts) => {
+      runtime.exitCode = await doctorCommand(context(), opts);
+    });
+
   const storage = program.command("storage").description("compare and validate backends");
   storage
     .command("compare")
@@ -163,6 +174,16 @@ function oneLine(error: unknown, secrets: string[]): string {
   return redactSecrets(`${message.replace(/\s*\n\s*/g, " ")}${code}`, secrets);
 }
 
+/**
+ * A file-system error that reached the top without a stable code (ENOSPC, EACCES, ...) gets one, naming its
+ * path: a full disk exits 9 whatever wrote.
+ */
+function withStableCode(error: unknown): unknown {
+  const errno = error as NodeJS.ErrnoException;
+  if (isMdmError(error) || !(error instanceof Error) || typeof errno.syscall !== "string") return error;
+  return fileSystemError(error, errno.path ?? "(a file)", errno.syscall);
+}
+
 /** Run `mdm` with the given arguments (without node and script); resolves with the exit code. */
 export async function main(argv: string[] = process.argv.slice(2)): Promise<ExitCode> {
   const controller = new AbortController();
@@ -184,6 +205,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Exit
       return error.exitCode === 0 ? ExitCodes.OK : ExitCodes.USAGE;
     }
     const secrets = runtime.ctx?.secrets ?? [];
+    error = withStableCode(error);
     const code = controller.signal.aborted ? ExitCodes.ABORTED : exitCodeOf(error);
     process.stderr.write(`mdm: error: ${oneLine(error, secrets)}\n`);
     if (debug && error instanceof Error && error.stack) process.stderr.write(`${redactSecrets(error.stack, secrets)}\n`);

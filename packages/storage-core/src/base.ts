@@ -472,6 +472,15 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
     if (entry) await this.closeEngineEntry(entry);
   }
 
+  /**
+   * Close the engine of a database that is about to be dropped. A close that fails (SQLite's checkpoint
+   * on a full disk, an engine a fatal error invalidated) must not keep the files: the engine is out of the
+   * cache either way, and the drop removes what it left (a drop that still fails says why itself).
+   */
+  private async closeBeforeDrop(database: string): Promise<void> {
+    await this.closeEngineOf(database).catch(() => undefined);
+  }
+
   protected async withSession<T>(entry: EngineEntry<TEngine>, fn: (session: TSession) => Promise<T>): Promise<T> {
     const session = await this._acquire(entry.engine);
     let failure: unknown;
@@ -815,7 +824,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
   dropDatabase(databasePath: string): Promise<void> {
     return this.run("drop_database", async () => {
       const path = this._normalizeDatabasePath(databasePath);
-      await this.closeEngineOf(path);
+      await this.closeBeforeDrop(path);
       if (this.defaultDatabase === path) this.defaultDatabase = undefined;
       if (await this._databaseExists(path)) await this._dropDatabase(path);
     });
@@ -1074,7 +1083,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
   dropDataset(datasetName: string): Promise<void> {
     return this.run("drop_dataset", async () => {
       const { name, path } = this.datasetPath(datasetName);
-      await this.closeEngineOf(path);
+      await this.closeBeforeDrop(path);
       if (this.defaultDatabase === path) this.defaultDatabase = undefined;
       if (!(await this._databaseExists(path))) {
         throw new MdmError(ErrorCodes.DATASET_NOT_FOUND, `Dataset ${JSON.stringify(name)} does not exist in ${this.backendType}`, {

@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
-import { linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { writeFileDurably } from "./durable-file.js";
-import { ErrorCodes, MdmError } from "./errors.js";
+import { ErrorCodes, MdmError, fileSystemError } from "./errors.js";
 
 /** Who holds a lock: written into the lock file before the file becomes visible under its name. */
 export interface LockOwner {
@@ -94,20 +94,33 @@ export function listLocks(dir: string): LockState[] {
   return files.map((f) => inspectLock(join(dir, f))).filter((s): s is LockState => s !== undefined);
 }
 
-/** A file-system error while taking or releasing a lock, with a stable code. */
-function lockFileError(error: unknown, path: string): MdmError {
-  const code = (error as NodeJS.ErrnoException).code;
-  const message = `Cannot write the lock ${path}: ${(error as Error).message}`;
-  if (code === "ENOSPC" || code === "EDQUOT") return new MdmError(ErrorCodes.DISK_FULL, message, { cause: error, details: { path } });
-  if (code === "EACCES" || code === "EPERM" || code === "EROFS") return new MdmError(ErrorCodes.PERMISSION_DENIED, message, { cause: error, details: { path } });
-  return new MdmError(ErrorCodes.INTERNAL, message, { cause: error, details: { path } });
-}
-
 export interface AcquireLockOptions {
   /** What the holder does, written into the lock and shown to whoever is refused. */
   purpose?: string;
   /** Told when a stale or unreadable lock is taken over (the CLI prints it on stderr). */
   onTakeover?: (note: string) => void;
+}
+
+/**
+ * Remove a lock judged stale or unreadable. It is first renamed aside, then read again: when it is a held
+ * lock after all (another process took the lock in between), it is put back. Needs no free space.
+ */
+export function removeStaleLock(path: string): void {
+  const aside = `${path}.stale-${randomBytes(4).toString("hex")}`;
+  try {
+    renameSync(path, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
+    throw fileSystemError(error, path, "take over the lock");
+  }
+  if (inspectLock(aside)?.state === "held" && !existsSync(path)) {
+    try {
+      linkSync(aside, path);
+    } catch {
+      // the name was taken again in between: that lock stands
+    }
+  }
+  rmSync(aside, { force: true });
 }
 
 /** Locks this process holds, removed on `process.exit` too (a normal return releases them itself). */
@@ -146,7 +159,7 @@ export class DatasetLock {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       writeFileDurably(temporary, JSON.stringify(owner));
     } catch (error) {
-      throw lockFileError(error, path);
+      throw fileSystemError(error, path, "write the lock");
     }
     try {
       for (let attempt = 0; attempt < 3; attempt++) {
@@ -156,7 +169,7 @@ export class DatasetLock {
           lock.hold();
           return lock;
         } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw lockFileError(error, path);
+          if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw fileSystemError(error, path, "write the lock");
         }
         const state = inspectLock(path);
         if (state === undefined) continue; // released in between
@@ -169,7 +182,7 @@ export class DatasetLock {
             { details: { lock: path, pid: holder.pid, host: holder.host, startedAt: holder.startedAt, purpose: holder.purpose } },
           );
         }
-        DatasetLock.takeOver(state);
+        removeStaleLock(state.path);
         options.onTakeover?.(
           state.state === "stale"
             ? `took over the lock of ${key}: its holder (${describeOwner(state.owner as LockOwner)}) no longer runs`
@@ -180,29 +193,6 @@ export class DatasetLock {
     } finally {
       rmSync(temporary, { force: true });
     }
-  }
-
-  /**
-   * Remove a stale or unreadable lock. It is first renamed aside, then read again: when it is not the file
-   * judged stale (another process took the lock in between), it is put back.
-   */
-  private static takeOver(state: LockState): void {
-    const aside = `${state.path}.stale-${randomBytes(4).toString("hex")}`;
-    try {
-      renameSync(state.path, aside);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
-      throw lockFileError(error, state.path);
-    }
-    const moved = inspectLock(aside);
-    if (moved && moved.state === "held") {
-      try {
-        linkSync(aside, state.path);
-      } catch {
-        // the name was taken again in between: that lock stands
-      }
-    }
-    rmSync(aside, { force: true });
   }
 
   private hold(): void {

@@ -130,10 +130,18 @@ export function toMdmError(
   const raw = error instanceof Error ? error.message : String(error);
   const message = redactSecrets(raw, options.secrets);
   const leaked = message !== raw;
-  return new MdmError(code, `${context}: ${message}`, {
+  // A full disk is a full disk whatever the caller expected (a raw ENOSPC from fs inside a driver call).
+  const stable = isDiskFullErrno(error) ? ErrorCodes.DISK_FULL : code;
+  return new MdmError(stable, `${context}: ${message}`, {
     cause: leaked ? undefined : error,
     details: options.details,
   });
+}
+
+/** Whether a thrown value is an operating-system "no space" error (`ENOSPC`, or `EDQUOT`: the quota is used up). */
+export function isDiskFullErrno(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
 }
 
 /**
@@ -145,15 +153,14 @@ export function fileSystemError(error: unknown, path: string, action: string, fa
   if (isMdmError(error)) return error;
   const code = (error as NodeJS.ErrnoException | null)?.code;
   const message = `Cannot ${action} ${path}: ${(error as Error | null)?.message ?? String(error)}`;
-  const stable: ErrorCode =
-    code === "ENOSPC" || code === "EDQUOT"
-      ? ErrorCodes.DISK_FULL
-      : code === "EACCES" || code === "EPERM" || code === "EROFS"
-        ? ErrorCodes.PERMISSION_DENIED
-        : code === "ENOENT"
-          ? ErrorCodes.DATABASE_NOT_FOUND
-          : code === "EEXIST"
-            ? ErrorCodes.DATASET_EXISTS
-            : fallback;
+  const stable: ErrorCode = isDiskFullErrno(error)
+    ? ErrorCodes.DISK_FULL
+    : code === "EACCES" || code === "EPERM" || code === "EROFS"
+      ? ErrorCodes.PERMISSION_DENIED
+      : code === "ENOENT"
+        ? ErrorCodes.DATABASE_NOT_FOUND
+        : code === "EEXIST"
+          ? ErrorCodes.DATASET_EXISTS
+          : fallback;
   return new MdmError(stable, message, { cause: error, details: { path, ...(code ? { errno: code } : {}) } });
 }

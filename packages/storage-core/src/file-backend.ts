@@ -1,12 +1,10 @@
-import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, rmdirSync, statSync, statfsSync, unlinkSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { BaseStorageBackend, type BaseBackendOptions } from "./base.js";
 import { ErrorCodes, MdmError, fileSystemError } from "./errors.js";
 import { MdmHome } from "./layout.js";
+import { DATABASE_SIDECARS as SIDECARS, classifyDatasetFile, stagingFileName } from "./leftovers.js";
 import { normalizeDatasetName } from "./names.js";
-
-/** Files beside a database: SQLite's WAL, shared memory and journal, DuckDB's WAL and its spill directory (`.tmp`). */
-const SIDECARS = ["-wal", "-shm", "-journal", ".wal", ".tmp"];
 
 /** Remove a sidecar, file or (DuckDB's spill) directory. */
 function removeSidecar(path: string): void {
@@ -94,9 +92,26 @@ export abstract class FileStorageBackend<TEngine, TSession> extends BaseStorageB
     }
   }
 
+  /**
+   * Remove a database file, its sidecars and any database being created under its name (DuckDB's
+   * `.{file}.init-*`). Unlinks only: it needs no free space. A staging file goes last, so an interrupted
+   * cleanup leaves the file by which the next run finds the rest; a dataset's file goes first, so it never
+   * stays without its WAL looking complete.
+   */
   protected removeDatabaseFiles(path: string): void {
-    rmSync(path, { force: true });
+    const staging = this.isStagingPath(path);
+    if (!staging) rmSync(path, { force: true });
     for (const s of SIDECARS) removeSidecar(path + s);
+    const dir = dirname(path);
+    const prefix = `.${basename(path)}.init-`;
+    let files: string[] = [];
+    try {
+      files = readdirSync(dir);
+    } catch {
+      // no directory: nothing beside it
+    }
+    for (const f of files) if (f.startsWith(prefix)) rmSync(join(dir, f), { force: true });
+    if (staging) rmSync(path, { force: true });
   }
 
   protected async _listDatasetNames(): Promise<string[]> {
@@ -109,19 +124,19 @@ export abstract class FileStorageBackend<TEngine, TSession> extends BaseStorageB
     return names;
   }
 
-  /** A staging file's name before its run id: `.{name}.{extension}.staging-`. */
-  private stagingPrefix(datasetName: string): string {
-    return `.${datasetName}.${this.extension}.staging-`;
-  }
-
-  /** Whether `file` (a base name) is a staging file of the dataset: its prefix, then a run id. */
+  /** Whether `file` (a base name) is a staging file of the dataset in this engine (not a sidecar of one). */
   private isStagingFile(datasetName: string, file: string): boolean {
-    const prefix = this.stagingPrefix(datasetName);
-    return file.startsWith(prefix) && /^[a-z0-9]+$/.test(file.slice(prefix.length));
+    let kind: ReturnType<typeof classifyDatasetFile>;
+    try {
+      kind = classifyDatasetFile(datasetName, file);
+    } catch {
+      return false; // not a dataset's directory
+    }
+    return kind?.kind === "staging" && kind.extension === this.extension && kind.sidecar === undefined;
   }
 
   protected override _stagingPath(datasetName: string, runId: string): string {
-    return join(this.home.datasetsDir, datasetName, this.stagingPrefix(datasetName) + runId);
+    return join(this.home.datasetsDir, datasetName, stagingFileName(datasetName, this.extension, runId));
   }
 
   /** Whether a database path is a migration's staging file (`datasets/{name}/.{name}.{extension}.staging-{runId}`). */
@@ -144,11 +159,15 @@ export abstract class FileStorageBackend<TEngine, TSession> extends BaseStorageB
         throw new MdmError(ErrorCodes.INTERNAL, `Staging database ${stagingPath} still has a ${s} file; it was not closed cleanly`);
       }
     }
-    const fd = openSync(stagingPath, "r+");
     try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      const fd = openSync(stagingPath, "r+");
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (error) {
+      throw this.fileError(error, stagingPath, "make durable");
     }
     try {
       if (replace) {
@@ -181,6 +200,29 @@ export abstract class FileStorageBackend<TEngine, TSession> extends BaseStorageB
       }
     }
     return total;
+  }
+
+  /**
+   * Errors of this backend's operations; a full disk names the file system that is full (the datasets
+   * directory, where databases, staging files, WALs and spill files live) with its free bytes, whatever
+   * the engine's own message says ("database or disk is full").
+   */
+  protected override wrapError(error: unknown, context: string): MdmError {
+    const mapped = super.wrapError(error, context);
+    // export_file writes where the caller said: the engine's message names that file.
+    if (mapped.code !== ErrorCodes.DISK_FULL || mapped.details.path !== undefined || context === "export_file") return mapped;
+    const dir = this.home.datasetsDir;
+    let free = "";
+    try {
+      const fs = statfsSync(existsSync(dir) ? dir : this.home.root);
+      free = ` (${Number(fs.bavail) * Number(fs.bsize)} bytes free)`;
+    } catch {
+      // not measurable: the message names the directory anyway
+    }
+    return new MdmError(ErrorCodes.DISK_FULL, `No space left on the file system of ${dir}${free}: ${mapped.message}`, {
+      cause: mapped.cause ?? error,
+      details: { ...mapped.details, path: dir },
+    });
   }
 
   /** Map a file-system error to a stable code (an error that is none of the known ones: cannot connect). */

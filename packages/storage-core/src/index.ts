@@ -12,6 +12,7 @@ export * from "./sqlite-types.js";
 export * from "./config.js";
 export * from "./config-schema.js";
 export * from "./layout.js";
+export * from "./leftovers.js";
 export * from "./dataset-lock.js";
 export { writeFileDurably } from "./durable-file.js";
 export type { DatabaseHold, DatasetHold } from "./hold.js";

@@ -46,6 +46,15 @@ export function normalizeDatasetName(name: unknown, maxLength: number = DATASET_
   return normalized;
 }
 
+/** Whether a text is a dataset name as MDM writes it (already normalised): a directory or file name that can be a dataset's. */
+export function isNormalizedDatasetName(text: string): boolean {
+  try {
+    return normalizeDatasetName(text) === text;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Validate a table or column name. Any character is allowed (names are always quoted) except NUL,
  * lone UTF-16 surrogates, and leading or trailing whitespace-only names; the UTF-8 length is capped.

@@ -648,6 +648,7 @@ export function mapPostgresError(error: unknown, context: string, where: PgError
     [ErrorCodes.SSL_FAILED]: "TLS with PostgreSQL failed",
     [ErrorCodes.DATABASE_NOT_FOUND]: "PostgreSQL database not found",
     [ErrorCodes.TIMEOUT]: "PostgreSQL timeout",
+    [ErrorCodes.DISK_FULL]: "PostgreSQL server out of disk space",
   };
   // A session the server ended (administrator command, crash shutdown) or a socket reset mid-query is a
   // connection lost, not one that could not be made.

@@ -540,6 +540,10 @@ const SQLITE_CODES: Array<[RegExp, ErrorCode]> = [
   [/^SQLITE_BUSY/, ErrorCodes.LOCKED],
   [/^SQLITE_LOCKED/, ErrorCodes.LOCKED],
   [/^SQLITE_FULL/, ErrorCodes.DISK_FULL],
+  // The WAL's shared-memory file could not be grown: SQLite reports it as an I/O error, but it is what a
+  // full file system gives when a WAL database is opened or written (measured on a full tmpfs; the
+  // SQLite documentation says "may indicate that the underlying filesystem volume is out of space").
+  [/^SQLITE_IOERR_SHMSIZE/, ErrorCodes.DISK_FULL],
   [/^SQLITE_IOERR_NOMEM|^SQLITE_NOMEM/, ErrorCodes.INTERNAL],
   [/^SQLITE_READONLY/, ErrorCodes.READ_ONLY],
   [/^SQLITE_PERM|^SQLITE_AUTH/, ErrorCodes.PERMISSION_DENIED],

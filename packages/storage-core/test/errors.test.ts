@@ -2,7 +2,7 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { inspect } from "node:util";
 import { describe, expect, test } from "vitest";
-import { ErrorCodes, MdmError, isMdmError, redactSecrets, toMdmError } from "../src/index.js";
+import { ErrorCodes, MdmError, fileSystemError, isDiskFullErrno, isMdmError, redactSecrets, toMdmError } from "../src/index.js";
 import { coreDist } from "./helpers/core-dist.js";
 
 type CoreErrors = { MdmError: typeof MdmError; isMdmError: typeof isMdmError; ErrorCodes: typeof ErrorCodes };
@@ -104,6 +104,16 @@ describe("toMdmError", () => {
     expect(error.message).toBe("connect to 127.0.0.1:1: ECONNREFUSED 127.0.0.1:1");
     expect(error.cause).toBe(cause);
     expect(error.details).toEqual({ host: "127.0.0.1" });
+  });
+
+  test("a raw ENOSPC or EDQUOT is MDM_DISK_FULL whatever code the caller expected", () => {
+    for (const code of ["ENOSPC", "EDQUOT"]) {
+      const cause = Object.assign(new Error(`${code}: no space left on device, write`), { code, syscall: "write" });
+      expect(isDiskFullErrno(cause)).toBe(true);
+      expect(toMdmError(cause, ErrorCodes.INTERNAL, "publish").code).toBe(ErrorCodes.DISK_FULL);
+      expect(fileSystemError(cause, "/x", "write").code).toBe(ErrorCodes.DISK_FULL);
+    }
+    expect(toMdmError(Object.assign(new Error("nope"), { code: "EACCES" }), ErrorCodes.INTERNAL, "x").code).toBe(ErrorCodes.INTERNAL);
   });
 
   test("an MdmError passes through unchanged; a non-Error is stringified", () => {

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { describe, expect, test } from "vitest";
 import { ErrorCodes } from "../src/index.js";
 import { FileTableBackend } from "./helpers/file-table-backend.js";
@@ -148,6 +148,36 @@ describe("file failures", () => {
     const code = await asyncCodeOf(b.publishStaging(staging, "p", { replace: true }));
     expect(code).not.toBe("no error");
     expect(existsSync(staging)).toBe(true);
+    await b.close();
+  });
+
+  test("a drop removes the files even when the engine cannot be closed (SQLite's checkpoint on a full disk)", async () => {
+    const home = tempDir();
+    const b = new FileTableBackend({ homeDir: home });
+    const staging = b.getStagingPath("d", "r1");
+    await b.createDatabase(staging);
+    await b.writeTable("train", [{ v: 1n }], { engine: await b.getEngine(staging) });
+    for (const s of ["-wal", "-shm"]) writeFileSync(staging + s, "x");
+    writeFileSync(join(home, "datasets", "d", `.${basename(staging)}.init-0a1b`), "a DuckDB file being created");
+    b.failClose = Object.assign(new Error("database or disk is full"), { code: "SQLITE_FULL" });
+    await b.dropDatabase(staging);
+    expect(readdirSync(join(home, "datasets", "d"))).toEqual([]);
+    b.failClose = undefined;
+    await b.close();
+  });
+
+  test("a full disk names the datasets directory and its free bytes; a raw ENOSPC inside an operation is MDM_DISK_FULL", async () => {
+    const home = tempDir();
+    const b = new FileTableBackend({ homeDir: home });
+    await b.createDataset("full");
+    b.failInsert = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", syscall: "write" });
+    const error = await b.saveData("full", [{ v: 1n }], "train").then(
+      () => undefined,
+      (e: unknown) => e as { code: string; message: string; details: Record<string, unknown> },
+    );
+    expect(error?.code).toBe(ErrorCodes.DISK_FULL);
+    expect(error?.message).toMatch(new RegExp(`^No space left on the file system of ${join(home, "datasets").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} \\(\\d+ bytes free\\): save_data: ENOSPC`));
+    expect(error?.details.path).toBe(join(home, "datasets"));
     await b.close();
   });
 });

@@ -181,6 +181,14 @@ describe("PostgreSQL connections and errors", () => {
     }
   });
 
+  test("a server out of space (53100 disk_full) is MDM_DISK_FULL naming the server and database", () => {
+    const error = Object.assign(new Error('could not extend file "pg_tblspc/16390/PG_15_202209061/16391/16392": No space left on device'), { code: "53100" });
+    const mapped = mapPostgresError(error, "write_batches", { host: "h", port: 5432, database: "mdm_x.staging.abc" });
+    expect(mapped.code).toBe(ErrorCodes.DISK_FULL);
+    expect(mapped.message).toMatch(/^PostgreSQL server out of disk space \(h:5432, database "mdm_x\.staging\.abc"\): could not extend file/);
+    expect(mapped.details).toMatchObject({ sqlstate: "53100", host: "h", database: "mdm_x.staging.abc" });
+  });
+
   test("a connection that could not be made and one that was lost say so", () => {
     const map = (error: object) => mapPostgresError(Object.assign(new Error((error as { message: string }).message), error), "query", { host: "h", port: 5432 });
     const refused = map({ code: "ECONNREFUSED", message: "connect ECONNREFUSED 127.0.0.1:1" });

@@ -142,4 +142,12 @@ describe("SQLite PRAGMAs and errors", () => {
     expect(mapSqliteError(new TypeError("This database connection is busy executing a query"), "ctx").code).toBe(ErrorCodes.LOCKED);
     expect(mapSqliteError(err("SQLITE_FULL"), "ctx").details).toMatchObject({ sqliteCode: "SQLITE_FULL" });
   });
+
+  test("a full disk is MDM_DISK_FULL however it reaches the driver: SQLITE_FULL, the WAL index that cannot grow, a raw ENOSPC", () => {
+    const err = (code: string) => Object.assign(new Error(`boom ${code}`), { code });
+    // SQLITE_IOERR_SHMSIZE is what opening or writing a WAL database on a full tmpfs gives (measured).
+    expect(mapSqliteError(err("SQLITE_IOERR_SHMSIZE"), "ctx").code).toBe(ErrorCodes.DISK_FULL);
+    expect(mapSqliteError(err("SQLITE_IOERR_WRITE"), "ctx").code).toBe(ErrorCodes.CONNECTION_FAILED);
+    expect(mapSqliteError(Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC", syscall: "write" }), "ctx").code).toBe(ErrorCodes.DISK_FULL);
+  });
 });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -9,6 +9,7 @@ import {
   METADATA_COLUMNS,
   METADATA_TABLE,
   MdmError,
+  fileSystemError,
   isMdmError,
   normalizeDatasetName,
   type BackendType,
@@ -16,12 +17,14 @@ import {
   type Implementation,
   type LogicalType,
   type RegistryEntry,
+  type StorageEngine,
   type Value,
 } from "@mdm/storage-core";
 import { orderTables } from "@mdm/migration";
 import type { CliContext } from "../context.js";
 import { UsageError } from "../exit-codes.js";
 import { discoverDataFiles } from "../files/discover.js";
+import { removeDatasetLeftovers } from "./doctor.js";
 import { writeCsv } from "../files/csv-export.js";
 import { problemTypeOf } from "../files/infer.js";
 import { openSource, type TableSource } from "../files/source.js";
@@ -169,6 +172,7 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
     );
   }
   const progress = new TableProgress(!options.json);
+  await removeDatasetLeftovers(ctx, name, backend, (text) => process.stderr.write(`mdm: ${text}\n`));
   const sources: Array<{ table: string; file: string; source: TableSource }> = [];
   const loaded: DatasetInfo["tables"] = [];
   let entry: RegistryEntry | undefined;
@@ -367,6 +371,7 @@ async function remove(ctx: CliContext, name: string, options: { force?: boolean;
   const backend = await ctx.backend({ type: entry.database.backend }, name);
   const location = ctx.location(backend, name);
   if (await backend.datasetExists(name)) await backend.dropDataset(name);
+  await removeDatasetLeftovers(ctx, name, backend, (text) => process.stderr.write(`mdm: ${text}\n`));
   ctx.registry.remove(name);
   // Python MDM's leftovers (dataset_info.json, metadata/) go with it.
   const dir = ctx.home.datasetDir(name);
@@ -393,22 +398,50 @@ export async function exportCommand(ctx: CliContext, rawName: string, options: {
     throw new MdmError(ErrorCodes.TABLE_NOT_FOUND, `Dataset ${name} has no table ${JSON.stringify(options.table)} (tables: ${all.join(", ")})`);
   }
   const dir = resolve(options.output ?? name);
-  mkdirSync(dir, { recursive: true });
-  const written: Array<{ table: string; file: string; rows: number }> = [];
-  for (const t of tables) {
-    const file = join(dir, `${t}.${format}`);
-    const info = await backend.getTableInfo(t, engine);
-    let rows: number;
-    if (format === "csv") {
-      rows = await writeCsv(file, info.columns, backend.readBatches(t, { engine, batchSize: ctx.config.performance.batch_size, keepInCache: false }));
-    } else {
-      await exportThroughDuckdb(ctx, backend, name, t, file, format);
-      rows = info.rowCount;
-    }
-    written.push({ table: t, file, rows });
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw fileSystemError(error, dir, "create the output directory");
   }
-  if (options.json) printJson({ name, format, files: written });
+  // Every table is written under a temporary name, and renamed (which needs no space) only when all are
+  // complete: a failed export, a full disk included, leaves no file that looks like a finished export.
+  const runId = randomBytes(6).toString("hex");
+  const written: Array<{ table: string; file: string; rows: number; temporary: string }> = [];
+  try {
+    for (const t of tables) {
+      const w = { table: t, file: join(dir, `${t}.${format}`), rows: 0, temporary: join(dir, `.${t}.${format}.tmp-${runId}`) };
+      written.push(w);
+      w.rows = await exportTable(ctx, backend, engine, name, t, format, w.temporary, w.file);
+    }
+    for (const w of written) {
+      try {
+        renameSync(w.temporary, w.file);
+      } catch (error) {
+        throw fileSystemError(error, w.file, "write");
+      }
+    }
+  } catch (error) {
+    for (const w of written) rmSync(w.temporary, { force: true, recursive: true });
+    throw error;
+  }
+  if (options.json) printJson({ name, format, files: written.map(({ table: t, file, rows }) => ({ table: t, file, rows })) });
   else for (const w of written) print(`${w.table}: ${w.rows.toLocaleString("en-US")} rows -> ${w.file}`);
+}
+
+/** Write one table to `temporary` (to be renamed onto `file`); the rows written. Errors name `file`. */
+async function exportTable(ctx: CliContext, backend: IStorageBackend, engine: StorageEngine, name: string, t: string, format: ExportFormat, temporary: string, file: string): Promise<number> {
+  const info = await backend.getTableInfo(t, engine);
+  try {
+    if (format === "csv") return await writeCsv(temporary, info.columns, backend.readBatches(t, { engine, batchSize: ctx.config.performance.batch_size, keepInCache: false }));
+    await exportThroughDuckdb(ctx, backend, name, t, temporary, format);
+    return info.rowCount;
+  } catch (error) {
+    // A full disk names the file that could not be written (unless the engine named its own file system).
+    if (isMdmError(error, ErrorCodes.DISK_FULL) && error.details.path === undefined) {
+      throw new MdmError(ErrorCodes.DISK_FULL, `Cannot write ${file}: ${error.message}`, { cause: error, details: { ...error.details, path: file } });
+    }
+    throw fileSystemError(error, file, "write");
+  }
 }
 
 /** Parquet and JSON are written by DuckDB: directly from a DuckDB dataset, else through a temporary DuckDB file. */

@@ -1,5 +1,6 @@
-import { createWriteStream, renameSync, rmSync } from "node:fs";
+import { createWriteStream } from "node:fs";
 import { once } from "node:events";
+import { pipeline } from "node:stream/promises";
 import { stringify } from "csv-stringify";
 import { isSqlDate, isSqlTimestamp, type ColumnDef, type RowBatch, type Value } from "@mdm/storage-core";
 
@@ -36,16 +37,26 @@ export function csvText(column: ColumnDef, value: Value): string | null {
   }
 }
 
-/** Write batches to a CSV file through a temporary file renamed into place when complete. */
+/**
+ * Write batches to a CSV file (the caller gives a temporary name and renames it when every file is
+ * complete). A failed write, a full disk included, rejects with the file-system error; the file may
+ * be partial and is the caller's to remove.
+ */
 export async function writeCsv(path: string, columns: ColumnDef[], batches: AsyncIterable<RowBatch>, delimiter = ","): Promise<number> {
-  const temporary = `${path}.tmp-${process.pid}`;
-  const out = createWriteStream(temporary);
   // NULL stays an empty field; only the empty string is quoted.
   const stringifier = stringify({ delimiter, record_delimiter: "\n", cast: { string: (s) => (s === "" ? { value: "", quoted_empty: true } : s) } });
-  stringifier.pipe(out);
+  // pipeline() destroys both streams on an error of either (ENOSPC from the file): a write waiting for
+  // "drain" then rejects instead of the error escaping as an unhandled 'error' event.
+  const done = pipeline(stringifier, createWriteStream(path, { flags: "wx" }));
+  // The file can fail while a batch is being read: keep its error for the next write (never unhandled).
+  let failure: unknown;
+  done.catch((error: unknown) => {
+    failure = error;
+  });
   let rows = 0;
   try {
     const write = async (record: Array<string | null>) => {
+      if (failure !== undefined) throw failure;
       if (!stringifier.write(record)) await once(stringifier, "drain");
     };
     await write(columns.map((c) => c.name));
@@ -56,13 +67,12 @@ export async function writeCsv(path: string, columns: ColumnDef[], batches: Asyn
       }
     }
     stringifier.end();
-    await once(out, "finish");
-    renameSync(temporary, path);
+    await done;
     return rows;
   } catch (error) {
     stringifier.destroy();
-    out.destroy();
-    rmSync(temporary, { force: true });
-    throw error;
+    await done.catch(() => undefined);
+    // An error of the file (ENOSPC) says more than the "premature close" a write waiting for it saw.
+    throw failure instanceof Error && "syscall" in failure ? failure : error;
   }
 }
