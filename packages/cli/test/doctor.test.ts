@@ -121,11 +121,14 @@ describe("mdm doctor, and the commands that clean a dataset's leftovers themselv
     expect(killed.signal).toBe("SIGKILL");
     const left = (await doctor(env())).leftovers.filter((l) => l.dataset === "killed");
     expect(left.length, JSON.stringify(left)).toBeGreaterThan(0);
-    expect(left.every((l) => l.kind === "staging" && l.status === "found")).toBe(true);
+    // Its staging files, and the dataset's lock that names the killed process.
+    expect(left.filter((l) => l.kind !== "lock").every((l) => l.kind === "staging" && l.status === "found"), JSON.stringify(left)).toBe(true);
+    expect(left.filter((l) => l.kind === "lock").map((l) => l.status)).toEqual(["found"]);
 
     const again = await mdm(["dataset", "register", "killed", join(EXAMPLE_DATASET, "test.csv")], env());
     expect(again.code, again.stderr).toBe(0);
     expect(again.stderr).toMatch(/removed \d+ leftover\(s\) of an earlier run of killed: .*\.killed\.sqlite\.staging-/);
+    expect(again.stderr).toMatch(/took over the lock of killed: its holder \(process \d+ .*\(register killed\)\) no longer runs/);
     expect(readdirSync(join(home, "datasets", "killed"))).toEqual(["killed.sqlite"]);
     expect((await doctor(env())).leftovers.filter((l) => l.dataset === "killed")).toEqual([]);
   });
