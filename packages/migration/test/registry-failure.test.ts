@@ -131,3 +131,38 @@ describe("the registry update failing around the publish", () => {
     expect(await fingerprint(env.make("duckdb", "new"), "big")).toEqual(expected);
   }, 60_000);
 });
+
+describe("the publish journal of a run that died", () => {
+  it("killed after the registry switch: the next run of the dataset removes the journal and runs; a copy the journal's run did not make is never dropped", async () => {
+    const env = environment();
+    try {
+      const source = env.make("sqlite", "new");
+      await source.createDataset("big");
+      await source.writeBatches("train", ALL_TYPES, rows(500, allTypesRow), { engine: await source.getDatasetEngine("big") });
+      const registry = new DatasetRegistry(new MdmHome(env.home));
+      registry.write({ name: "big", database: { backend: "sqlite", path: source.getDatabasePath("big") } });
+      const expected = await fingerprint(source, "big");
+      const locks = join(env.home, "locks");
+      const journal = join(locks, "big.publish.json");
+      const done = await new StorageMigrator({ source, target: env.make("duckdb", "new"), home: env.home }).migrateDataset("big");
+      expect(done.error).toBeNull();
+      // As if killed between the registry rename and the journal's removal.
+      writeFileSync(journal, JSON.stringify({ runId: "aaaaaaaaaaaa", dataset: "big", source: "sqlite", target: "duckdb", startedAt: "2026-01-01T00:00:00.000Z" }));
+      const back = await new StorageMigrator({ source: env.make("duckdb", "new"), target: env.make("sqlite", "new"), home: env.home }).migrateDataset("big", { overwrite: true });
+      expect(back.error).toBeNull();
+      expect(existsSync(journal)).toBe(false);
+      expect(registry.read("big").database.backend).toBe("sqlite");
+      // A journal whose run id is not the target's migration_id: the target (a copy of an earlier run) stays.
+      writeFileSync(journal, JSON.stringify({ runId: "bbbbbbbbbbbb", dataset: "big", source: "sqlite", target: "duckdb", startedAt: "2026-01-01T00:00:00.000Z" }));
+      const duck = env.make("duckdb", "new");
+      expect(await duck.datasetExists("big")).toBe(true);
+      const refused = await new StorageMigrator({ source: env.make("sqlite", "new"), target: duck, home: env.home }).migrateDataset("big");
+      expect(refused.error?.code).toBe("MDM_DATASET_EXISTS");
+      expect(await duck.datasetExists("big")).toBe(true);
+      expect(await fingerprint(duck, "big")).toEqual(expected);
+      expect(existsSync(journal)).toBe(false);
+    } finally {
+      await env.cleanup();
+    }
+  }, 60_000);
+});
