@@ -7,7 +7,7 @@ import { environment, type Env } from "./support/backends.js";
 import { runGated } from "./support/gated.js";
 import { ALL_TYPES, allTypesRow, fingerprint, rows } from "./support/dataset.js";
 
-const ROWS = 150_000;
+const ROWS = 60_000;
 
 type Trigger = { phase: string; minRows?: number; table?: string };
 
@@ -41,7 +41,7 @@ describe("a migration killed with SIGKILL", () => {
     await source.createDataset("big", { metadata: { description: "killed and resumed" } });
     const engine = await source.getDatasetEngine("big");
     await source.writeBatches("train", ALL_TYPES, rows(ROWS, allTypesRow, 5000), { engine });
-    await source.writeBatches("test", ALL_TYPES, rows(20_000, (i) => allTypesRow(i + ROWS), 5000), { engine });
+    await source.writeBatches("test", ALL_TYPES, rows(10_000, (i) => allTypesRow(i + ROWS), 5000), { engine });
     new DatasetRegistry(new MdmHome(env.home)).write({ name: "big", database: { backend: "sqlite", path: source.getDatabasePath("big") } });
     expected = await fingerprint(source, "big");
     await source.close(); // checkpointed: the file alone is the source
@@ -55,7 +55,7 @@ describe("a migration killed with SIGKILL", () => {
 
   const moments: Array<[string, Trigger]> = [
     ["at the start of the copy", { phase: "copy", minRows: 1 }],
-    ["in the middle of the first table", { phase: "copy", minRows: 60_000, table: "train" }],
+    ["in the middle of the first table", { phase: "copy", minRows: 30_000, table: "train" }],
     ["in the second table", { phase: "copy", table: "test" }],
     ["during verification", { phase: "verify" }],
     ["when publishing begins", { phase: "publish" }],
