@@ -127,6 +127,26 @@ export class CliContext {
     return this.manager.loadFactory(type, implementation);
   }
 
+  /**
+   * The implementation that copies a dataset of this type in a migration when none is named: the new one when
+   * its package is installed and it keeps the dataset where the flags' choice will serve it (legacy and new
+   * share one storage layout, except PostgreSQL with `schema_per_dataset`, which only the new backend
+   * offers: there the flags' choice copies). Else the flags' choice, with the reason.
+   */
+  async fastestImplementation(type: BackendType, datasetName: string): Promise<{ implementation: Implementation; reason?: string }> {
+    const served = this.implementationFor({ type }, datasetName);
+    if (served === "new") return { implementation: "new" };
+    if (type === "postgresql" && this.config.database.postgresql.schema_per_dataset) {
+      return { implementation: served, reason: "database.postgresql.schema_per_dataset is on, which the legacy backend does not share" };
+    }
+    try {
+      await this.factory(type, "new");
+    } catch {
+      return { implementation: served, reason: `the new ${type} backend is not installed` };
+    }
+    return { implementation: "new" };
+  }
+
   /** Which implementation a type resolves to for a dataset when none is given. */
   implementationFor(spec: BackendSpec, datasetName?: string): Implementation {
     return spec.implementation ?? this.manager.implementationFor(spec.type, datasetName);
