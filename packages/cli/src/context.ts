@@ -128,21 +128,21 @@ export class CliContext {
   }
 
   /**
-   * The implementation that copies a dataset of this type in a migration when none is named: the new one when
-   * its package is installed and it keeps the dataset where the flags' choice will serve it (legacy and new
-   * share one storage layout, except PostgreSQL with `schema_per_dataset`, which only the new backend
-   * offers: there the flags' choice copies). Else the flags' choice, with the reason.
+   * Whether a migration copies a dataset of this type with the new implementation when none is named and the
+   * flags choose legacy: yes when the new package is installed and it keeps the dataset where legacy will
+   * serve it (legacy and new share one storage layout, except PostgreSQL with `schema_per_dataset`, which only
+   * the new backend offers). `undefined` leaves the choice to the flags (and their auto_fallback), with the
+   * reason when the new one was passed over.
    */
-  async fastestImplementation(type: BackendType, datasetName: string): Promise<{ implementation: Implementation; reason?: string }> {
-    const served = this.implementationFor({ type }, datasetName);
-    if (served === "new") return { implementation: "new" };
+  async fastestImplementation(type: BackendType, datasetName: string): Promise<{ implementation?: "new"; reason?: string }> {
+    if (this.implementationFor({ type }, datasetName) === "new") return {};
     if (type === "postgresql" && this.config.database.postgresql.schema_per_dataset) {
-      return { implementation: served, reason: "database.postgresql.schema_per_dataset is on, which the legacy backend does not share" };
+      return { reason: "database.postgresql.schema_per_dataset is on, a layout the legacy backend does not share" };
     }
     try {
       await this.factory(type, "new");
     } catch {
-      return { implementation: served, reason: `the new ${type} backend is not installed` };
+      return { reason: `the new ${type} backend is not installed` };
     }
     return { implementation: "new" };
   }

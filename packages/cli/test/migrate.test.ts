@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DatasetRegistry, MdmHome, type IStorageBackend } from "@mdm/storage-core";
 import { SqliteStorageBackend } from "@mdm/storage-sqlite";
 import { DuckdbStorageBackend } from "@mdm/storage-duckdb";
+import { CliContext } from "../src/context.js";
 import { EXAMPLE_DATASET, cleanEnv, datasetChecksums, dropPostgresDatabases, mdm, postgresAvailable, postgresEnv, removeDir, tempDir } from "./helpers.js";
 
 const pg = postgresEnv();
@@ -232,5 +233,15 @@ describe("mdm migrate: which implementation copies", () => {
     expect(existsSync(join(home, "feature_flags.yaml"))).toBe(false);
     const bad = await mdm(["migrate", "gamma", "--to", "duckdb", "--copy-with", "slowest"], env());
     expect(bad.code).toBe(2);
+  });
+
+  it("the new implementation copies only where it shares legacy's layout; when the flags choose new, the flags (and their fallback) decide", async () => {
+    const context = (extra: Record<string, string> = {}) => new CliContext(env(extra));
+    expect(await context().fastestImplementation("sqlite", "alpha")).toEqual({ implementation: "new" });
+    expect(await context().fastestImplementation("postgresql", "alpha")).toEqual({ implementation: "new" });
+    const schemas = context({ MDM_DATABASE_POSTGRESQL_SCHEMA_PER_DATASET: "true", MDM_DATABASE_POSTGRESQL_DATABASE: "shared" });
+    expect(await schemas.fastestImplementation("postgresql", "alpha")).toEqual({ reason: expect.stringMatching(/schema_per_dataset/) });
+    expect(await schemas.fastestImplementation("duckdb", "alpha")).toEqual({ implementation: "new" });
+    expect(await context({ MDM_FEATURE_USE_NEW_STORAGE: "true" }).fastestImplementation("duckdb", "alpha")).toEqual({});
   });
 });

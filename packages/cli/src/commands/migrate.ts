@@ -1,5 +1,5 @@
 import { StorageMigrator, type MigrationResult, type VerifyMode } from "@mdm/migration";
-import { normalizeDatasetName, type BackendType, type Implementation } from "@mdm/storage-core";
+import { normalizeDatasetName, redactSecrets, type BackendType, type IStorageBackend, type Implementation } from "@mdm/storage-core";
 import { parseBackendSpec, type CliContext } from "../context.js";
 import { ExitCodes, UsageError, exitCodeForErrorCode, type ExitCode } from "../exit-codes.js";
 import { colour, formatBytes, formatDuration, print, printJson, table } from "../output.js";
@@ -98,14 +98,21 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
       // Legacy and new share one storage layout, so the copy (a bulk job) uses the new implementation of each
       // side when it is installed; the dataset stays served by the flags' choice. --copy-with flags, --from-impl
       // and --to TYPE:IMPL choose otherwise.
-      const copier = async (type: BackendType, named: Implementation | undefined): Promise<Implementation | undefined> => {
-        if (named !== undefined || copyWith === "flags") return named;
+      const open = async (type: BackendType, named: Implementation | undefined, make: (implementation?: Implementation) => Promise<IStorageBackend>): Promise<IStorageBackend> => {
+        if (named !== undefined || copyWith === "flags") return make(named);
         const fastest = await ctx.fastestImplementation(type, name);
-        if (fastest.reason) progress.note(`${name}: ${type} copied by the flags' choice (${fastest.implementation}): ${fastest.reason}`);
-        return fastest.implementation;
+        if (fastest.reason) progress.note(`${name}: ${type} copied by the flags' choice: ${fastest.reason}`);
+        if (!fastest.implementation) return make();
+        try {
+          return await make(fastest.implementation);
+        } catch (error) {
+          const why = redactSecrets(error instanceof Error ? error.message : String(error), ctx.secrets);
+          progress.note(`${name}: the new ${type} backend did not start (${why}); ${type} copied by the flags' choice`);
+          return make();
+        }
       };
-      const source = await ctx.readerBackend({ type: from, implementation: await copier(from, fromImpl as Implementation | undefined) }, name);
-      const destination = await ctx.backend({ type: target.type, implementation: await copier(target.type, target.implementation) }, name);
+      const source = await open(from, fromImpl as Implementation | undefined, (implementation) => ctx.readerBackend({ type: from, implementation }, name));
+      const destination = await open(target.type, target.implementation, (implementation) => ctx.backend({ type: target.type, implementation }, name));
       const served = { type: target.type, implementation: ctx.implementationFor({ type: target.type }, name) };
       const migrator = new StorageMigrator({
         source,
