@@ -233,6 +233,10 @@ describe("mdm migrate: which implementation copies", () => {
     expect(existsSync(join(home, "feature_flags.yaml"))).toBe(false);
     const bad = await mdm(["migrate", "gamma", "--to", "duckdb", "--copy-with", "slowest"], env());
     expect(bad.code).toBe(2);
+    // A new backend its server refuses fails the run as the flags' choice would (exit 6), without trying legacy after it.
+    const refused = await mdm(["migrate", "gamma", "--to", "postgresql"], env({ MDM_DATABASE_POSTGRESQL_HOST: "127.0.0.1", MDM_DATABASE_POSTGRESQL_PORT: "1" }));
+    expect(refused.code).toBe(6);
+    expect(refused.stderr).not.toMatch(/did not start/);
   });
 
   it("the new implementation copies only where it shares legacy's layout; when the flags choose new, the flags (and their fallback) decide", async () => {

@@ -1,5 +1,5 @@
 import { StorageMigrator, type MigrationResult, type VerifyMode } from "@mdm/migration";
-import { normalizeDatasetName, redactSecrets, type BackendType, type IStorageBackend, type Implementation } from "@mdm/storage-core";
+import { ErrorCodes, isMdmError, normalizeDatasetName, redactSecrets, type BackendType, type IStorageBackend, type Implementation } from "@mdm/storage-core";
 import { parseBackendSpec, type CliContext } from "../context.js";
 import { ExitCodes, UsageError, exitCodeForErrorCode, type ExitCode } from "../exit-codes.js";
 import { colour, formatBytes, formatDuration, print, printJson, table } from "../output.js";
@@ -106,6 +106,9 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
         try {
           return await make(fastest.implementation);
         } catch (error) {
+          // Only a new backend that could not be loaded gives way; one that reached its engine or server and was
+          // refused (locked file, connection, authentication) would meet the same with the flags' choice.
+          if (isMdmError(error) && error.code !== ErrorCodes.BACKEND_NOT_INSTALLED && error.code !== ErrorCodes.BACKEND_UNAVAILABLE) throw error;
           const why = redactSecrets(error instanceof Error ? error.message : String(error), ctx.secrets);
           progress.note(`${name}: the new ${type} backend did not start (${why}); ${type} copied by the flags' choice`);
           return make();
