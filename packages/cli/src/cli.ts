@@ -93,8 +93,13 @@ function buildProgram(runtime: Runtime): Command {
     .description("move datasets to another backend of this MDM home (staged, verified, published atomically)")
     .argument("[names...]", "datasets to migrate")
     .option("--all", "every registered dataset")
-    .requiredOption("--to <backend>", "target backend: sqlite, duckdb or postgresql, optionally :legacy or :new")
-    .addOption(new Option("--from-impl <impl>", "implementation of the source backend (default: from the feature flags)").choices(["legacy", "new"]))
+    .requiredOption("--to <backend>", "target backend: sqlite, duckdb or postgresql, optionally :legacy or :new (the implementation that copies)")
+    .addOption(new Option("--from-impl <impl>", "implementation that reads the source (default: see --copy-with)").choices(["legacy", "new"]))
+    .addOption(
+      new Option("--copy-with <choice>", "implementations that copy when --from-impl or --to TYPE:IMPL name none: fastest (the new one when installed; the dataset stays served by the flags' choice) or flags (the flags' choice)")
+        .choices(["fastest", "flags"])
+        .default("fastest"),
+    )
     .option("--batch-size <n>", "rows per batch (default 2048, the migrator's)")
     .addOption(new Option("--verify <mode>", "verification before publishing").choices(["checksum", "count", "none"]).default("checksum"))
     .option("--overwrite", "replace an existing dataset of that name in the target")

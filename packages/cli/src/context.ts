@@ -127,6 +127,26 @@ export class CliContext {
     return this.manager.loadFactory(type, implementation);
   }
 
+  /**
+   * Whether a migration copies a dataset of this type with the new implementation when none is named and the
+   * flags choose legacy: yes when the new package is installed and it keeps the dataset where legacy will
+   * serve it (legacy and new share one storage layout, except PostgreSQL with `schema_per_dataset`, which only
+   * the new backend offers). `undefined` leaves the choice to the flags (and their auto_fallback), with the
+   * reason when the new one was passed over.
+   */
+  async fastestImplementation(type: BackendType, datasetName: string): Promise<{ implementation?: "new"; reason?: string }> {
+    if (this.implementationFor({ type }, datasetName) === "new") return {};
+    if (type === "postgresql" && this.config.database.postgresql.schema_per_dataset) {
+      return { reason: "database.postgresql.schema_per_dataset is on, a layout the legacy backend does not share" };
+    }
+    try {
+      await this.factory(type, "new");
+    } catch {
+      return { reason: `the new ${type} backend is not installed` };
+    }
+    return { implementation: "new" };
+  }
+
   /** Which implementation a type resolves to for a dataset when none is given. */
   implementationFor(spec: BackendSpec, datasetName?: string): Implementation {
     return spec.implementation ?? this.manager.implementationFor(spec.type, datasetName);

@@ -1,9 +1,11 @@
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DatasetRegistry, MdmHome, type IStorageBackend } from "@mdm/storage-core";
 import { SqliteStorageBackend } from "@mdm/storage-sqlite";
 import { DuckdbStorageBackend } from "@mdm/storage-duckdb";
+import { CliContext } from "../src/context.js";
 import { EXAMPLE_DATASET, cleanEnv, datasetChecksums, dropPostgresDatabases, mdm, postgresAvailable, postgresEnv, removeDir, tempDir } from "./helpers.js";
 
 const pg = postgresEnv();
@@ -54,7 +56,8 @@ describe("mdm migrate", () => {
     expect(r.stderr).toMatch(/churn\/train: started \(400 rows\)/);
     expect(r.stderr).toMatch(/churn\/train: done, 400 rows/);
     expect(r.stderr).toMatch(/churn: verifying \(checksum\)/);
-    expect(r.stdout).toMatch(/churn\s+│ sqlite:legacy │ duckdb:legacy │ 2\s+│ 500/);
+    // No flag set: the new implementations copy (same storage as legacy); legacy serves it afterwards.
+    expect(r.stdout).toMatch(/churn\s+│ sqlite:new\s+│ duckdb:new\s+│ 2\s+│ 500/);
     expect(r.stdout).toMatch(/checksum: passed/);
     expect(registry("churn").database).toEqual({ backend: "duckdb", path: join(home, "datasets", "churn", "churn.duckdb") });
     expect(registry("churn").target_column).toBe("churned");
@@ -148,5 +151,101 @@ describe("mdm migrate", () => {
     expect(registry("churn").database.backend).toBe("duckdb");
     expect(registry("second").database.backend).toBe("duckdb");
     expect(await checksumsIn("duckdb", "churn")).toEqual(expected);
+  });
+});
+
+describe("mdm migrate: which implementation copies", () => {
+  let home: string;
+  const env = (extra: Record<string, string> = {}) => cleanEnv(home, extra);
+
+  /** A hash of every file of the home's config (registry entries) and of its flags file, by path. */
+  function configState(): Record<string, string> {
+    const out: Record<string, string> = {};
+    const walk = (dir: string) => {
+      if (!existsSync(dir)) return;
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) walk(path);
+        else out[path.slice(home.length)] = createHash("sha256").update(readFileSync(path)).digest("hex");
+      }
+    };
+    walk(join(home, "config"));
+    for (const file of ["feature_flags.yaml", "mdm.yaml"]) if (existsSync(join(home, file))) out[file] = createHash("sha256").update(readFileSync(join(home, file))).digest("hex");
+    return out;
+  }
+
+  beforeAll(async () => {
+    home = tempDir("migrate-impl");
+    for (const name of ["alpha", "gamma"]) {
+      expect((await mdm(["dataset", "register", name, join(EXAMPLE_DATASET, "test.csv"), "--id-columns", "id"], env())).code).toBe(0);
+    }
+  });
+
+  afterAll(() => removeDir(home));
+
+  it("with no flag set, the new implementations copy, the summary says so, and legacy serves the dataset afterwards", async () => {
+    const before = configState();
+    expect(before["feature_flags.yaml"]).toBeUndefined();
+    const r = await mdm(["migrate", "alpha", "--to", "duckdb"], env());
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/alpha\s+│ sqlite:new\s+│ duckdb:new\s+│ 1\s+│ 100/);
+    expect(r.stdout).toMatch(/the flags' choice serves alpha by duckdb:legacy from now on \(--copy-with flags copies with it\)/);
+    expect(r.stderr).toMatch(/alpha: sqlite \(new\) -> duckdb \(new\); served by duckdb:legacy \(the flags' choice\) afterwards/);
+    // The flags and the rest of the registry are untouched: only alpha's entry changed, and only its database section.
+    const after = configState();
+    expect(after["feature_flags.yaml"]).toBeUndefined();
+    expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+    for (const key of Object.keys(before)) if (!key.endsWith("alpha.yaml")) expect(after[key]).toBe(before[key]);
+    const entry = new DatasetRegistry(new MdmHome(home)).read("alpha") as unknown as Record<string, unknown>;
+    expect(entry.database).toEqual({ backend: "duckdb", path: join(home, "datasets", "alpha", "alpha.duckdb") });
+    expect(JSON.stringify(entry)).not.toMatch(/legacy|"new"|implementation/);
+    const flags = JSON.parse((await mdm(["flags", "list", "--json"], env())).stdout) as Record<string, { source: string }>;
+    expect(Object.values(flags).every((f) => f.source === "default")).toBe(true);
+    // Served by legacy (the flags' choice) from the file the new implementation wrote.
+    const info = JSON.parse((await mdm(["dataset", "info", "alpha", "--json"], env())).stdout);
+    expect([info.backend, info.implementation]).toEqual(["duckdb", "legacy"]);
+    expect(info.tables.map((t: { name: string; rows: number }) => [t.name, t.rows])).toEqual([["data", 100]]);
+  });
+
+  it("--copy-with flags copies with the flags' choice; --json names the implementations that copied; --to TYPE:IMPL and the flags win over fastest; no flag is written", async () => {
+    /** The one result of `mdm migrate gamma ... --json`: which implementations copied, which one serves gamma. */
+    const copied = async (args: string[]) => {
+      const run = await mdm(["migrate", "gamma", ...args, "--json"], env());
+      expect(run.code).toBe(0);
+      const [result] = JSON.parse(run.stdout);
+      expect(result).toMatchObject({ success: true, verification: { mode: "checksum", passed: true }, servedBy: { type: "duckdb", implementation: "legacy" } });
+      return [`${result.source.type}:${result.source.implementation}`, `${result.target.type}:${result.target.implementation}`, result.copyWith];
+    };
+    expect(await copied(["--to", "duckdb", "--copy-with", "flags"])).toEqual(["sqlite:legacy", "duckdb:legacy", "flags"]);
+    expect(existsSync(join(home, "feature_flags.yaml"))).toBe(false);
+    // The human summary under --copy-with flags names legacy, with no note about who serves it.
+    const back = await mdm(["migrate", "gamma", "--to", "sqlite", "--overwrite", "--copy-with", "flags"], env());
+    expect(back.code).toBe(0);
+    expect(back.stdout).toMatch(/gamma\s+│ duckdb:legacy │ sqlite:legacy │ 1\s+│ 100/);
+    expect(back.stdout).not.toMatch(/serves/);
+    // An implementation named on the command line is used as named.
+    expect(await copied(["--to", "duckdb:legacy", "--overwrite"])).toEqual(["sqlite:new", "duckdb:legacy", "fastest"]);
+    // When the flags choose new, new copies and serves, and the summary has no note.
+    const flagged = await mdm(["migrate", "gamma", "--to", "sqlite", "--overwrite"], env({ MDM_FEATURE_USE_NEW_STORAGE: "true" }));
+    expect(flagged.code).toBe(0);
+    expect(flagged.stdout).toMatch(/gamma\s+│ duckdb:new\s+│ sqlite:new\s+│/);
+    expect(flagged.stdout).not.toMatch(/serves/);
+    expect(existsSync(join(home, "feature_flags.yaml"))).toBe(false);
+    const bad = await mdm(["migrate", "gamma", "--to", "duckdb", "--copy-with", "slowest"], env());
+    expect(bad.code).toBe(2);
+    // A new backend its server refuses fails the run as the flags' choice would (exit 6), without trying legacy after it.
+    const refused = await mdm(["migrate", "gamma", "--to", "postgresql"], env({ MDM_DATABASE_POSTGRESQL_HOST: "127.0.0.1", MDM_DATABASE_POSTGRESQL_PORT: "1" }));
+    expect(refused.code).toBe(6);
+    expect(refused.stderr).not.toMatch(/did not start/);
+  });
+
+  it("the new implementation copies only where it shares legacy's layout; when the flags choose new, the flags (and their fallback) decide", async () => {
+    const context = (extra: Record<string, string> = {}) => new CliContext(env(extra));
+    expect(await context().fastestImplementation("sqlite", "alpha")).toEqual({ implementation: "new" });
+    expect(await context().fastestImplementation("postgresql", "alpha")).toEqual({ implementation: "new" });
+    const schemas = context({ MDM_DATABASE_POSTGRESQL_SCHEMA_PER_DATASET: "true", MDM_DATABASE_POSTGRESQL_DATABASE: "shared" });
+    expect(await schemas.fastestImplementation("postgresql", "alpha")).toEqual({ reason: expect.stringMatching(/schema_per_dataset/) });
+    expect(await schemas.fastestImplementation("duckdb", "alpha")).toEqual({ implementation: "new" });
+    expect(await context({ MDM_FEATURE_USE_NEW_STORAGE: "true" }).fastestImplementation("duckdb", "alpha")).toEqual({});
   });
 });

@@ -16,11 +16,15 @@
 // SQLite→PostgreSQL also runs pgloader on the same SQLite file (wall time of the process, peak RSS from
 // /usr/bin/time) and compares a sample of doubles read back from PostgreSQL with the source's.
 // --big adds SQLite→DuckDB at 5x the rows, to show that peak RSS does not grow with the table.
+// SQLite→DuckDB and SQLite→PostgreSQL also run the built `mdm migrate` (packages/cli/dist/bin.js) with no
+// feature flag set ("default flags"), in a child process on a temp MDM home whose registry points at a copy
+// of the same SQLite dataset: wall time of the whole process, peak RSS and CPU from /usr/bin/time (--no-cli skips it;
+// --cli-legacy adds a run with --copy-with flags, the legacy implementations the flags choose).
 // PostgreSQL: MDM_TEST_POSTGRES_URL (default postgresql://root@127.0.0.1:5432/postgres); every database
 // the script creates starts with a random prefix and is dropped at the end.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import os from "node:os";
 import { join } from "node:path";
@@ -45,6 +49,9 @@ let SOURCE_SQLITE = {};
 const DUCKDB_SETTINGS = { threads: 2, ...(process.env.BENCH_DUCKDB_MEMORY_LIMIT ? { memoryLimit: process.env.BENCH_DUCKDB_MEMORY_LIMIT } : {}) };
 const CHUNK = 2048;
 const ALL_PAIRS = ["sqlite-duckdb", "sqlite-postgresql", "duckdb-postgresql", "postgresql-duckdb"];
+/** Pairs also run through the built `mdm migrate` with the default flags (issue 18). */
+const CLI_PAIRS = ["sqlite-duckdb", "sqlite-postgresql"];
+const MDM_BIN = fileURLToPath(new URL("../../cli/dist/bin.js", import.meta.url));
 
 const COLUMNS = [
   { name: "id", type: "int64", nullable: false },
@@ -467,7 +474,7 @@ async function runChild(spec) {
 // The run (parent)
 
 function parseArgs(argv) {
-  const args = { rows: 1_000_000, pairs: ALL_PAIRS, skipPgloader: false, big: false, bigRows: null };
+  const args = { rows: 1_000_000, pairs: ALL_PAIRS, skipPgloader: false, big: false, bigRows: null, cli: true, cliLegacy: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === "--rows") args.rows = Number(argv[++i]);
@@ -477,11 +484,14 @@ function parseArgs(argv) {
     else if (a === "--big-rows") args.bigRows = Number(argv[++i]);
     else if (a === "--batch-size") BATCH_SIZE = Number(argv[++i]);
     else if (a === "--source-sqlite") SOURCE_SQLITE = JSON.parse(argv[++i]);
-    else throw new Error(`unknown argument ${a}; use --rows N, --pairs ${ALL_PAIRS.join(",")}, --skip-pgloader, --big [--big-rows N], --batch-size N, --source-sqlite JSON`);
+    else if (a === "--no-cli") args.cli = false;
+    else if (a === "--cli-legacy") args.cliLegacy = true;
+    else throw new Error(`unknown argument ${a}; use --rows N, --pairs ${ALL_PAIRS.join(",")}, --skip-pgloader, --big [--big-rows N], --batch-size N, --source-sqlite JSON, --no-cli, --cli-legacy`);
   }
   if (!Number.isSafeInteger(args.rows) || args.rows < 1) throw new Error("--rows must be a positive integer");
   for (const p of args.pairs) if (!ALL_PAIRS.includes(p)) throw new Error(`unknown pair ${p}; pairs: ${ALL_PAIRS.join(", ")}`);
   args.bigRows ??= args.rows * 5;
+  if (args.cli && args.pairs.some((p) => CLI_PAIRS.includes(p)) && !existsSync(MDM_BIN)) throw new Error(`${MDM_BIN} is missing: build it (pnpm --filter @mdm/cli build), or pass --no-cli`);
   return args;
 }
 
@@ -606,6 +616,10 @@ async function main() {
       await measure(pair, "plain", "none", source, args.rows);
       await measure(pair, "ours", "none", source, args.rows);
       await measure(pair, "ours", "checksum", source, args.rows);
+      if (args.cli && CLI_PAIRS.includes(pair)) {
+        for (const verify of ["none", "checksum"]) results.push(await measureCli(pair, verify, source, args.rows, { work, prefix, admin, sample, run: ++n }));
+        if (args.cliLegacy) results.push(await measureCli(pair, "checksum", source, args.rows, { work, prefix, admin, sample, run: ++n, copyWithFlags: true }));
+      }
       if (pair === "sqlite-postgresql" && withPgloader) for (const variant of PGLOADER_VARIANTS) results.push(await runPgloader(admin, prefix, work, source, args.rows, sample, variant));
     }
     if (args.big) {
@@ -624,6 +638,61 @@ async function main() {
     rmSync(work, { recursive: true, force: true });
   }
   console.log(`loadavg at end: ${load()}`);
+}
+
+/**
+ * The built `mdm migrate` with no feature flag set, as a user runs it: a child process (`/usr/bin/time` around
+ * it) on a temp MDM home whose registry entry points at a copy of the benchmark's SQLite dataset (copied, not
+ * timed). Wall time is the whole process (start-up included). The home's settings match the other runs: DuckDB
+ * `threads` as DUCKDB_SETTINGS, PostgreSQL from MDM_TEST_POSTGRES_URL under a prefix of this run; every
+ * MDM_* variable of the caller (MDM_FEATURE_* included) is left out.
+ */
+async function measureCli(pair, verify, source, rows, { work, prefix, admin, sample, run, copyWithFlags = false }) {
+  const { DatasetRegistry, MdmHome } = await import("@mdm/storage-core");
+  const [, targetType] = pair.split("-");
+  const home = join(work, `cli-${run}`);
+  const datasetDir = join(home, "datasets", DATASET);
+  mkdirSync(datasetDir, { recursive: true });
+  const sqlitePath = join(datasetDir, `${DATASET}.sqlite`);
+  copyFileSync(source.path, sqlitePath);
+  new DatasetRegistry(new MdmHome(home)).write({ name: DATASET, database: { backend: "sqlite", path: sqlitePath }, tables: { [TABLE]: TABLE } });
+  const env = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MDM_")) env[k] = v;
+  Object.assign(env, { MDM_HOME_DIR: home, NO_COLOR: "1", MDM_PRINT_MAX_RSS: "1", MDM_DATABASE_DUCKDB_THREADS: String(DUCKDB_SETTINGS.threads) });
+  if (DUCKDB_SETTINGS.memoryLimit) env.MDM_DATABASE_DUCKDB_MEMORY_LIMIT = DUCKDB_SETTINGS.memoryLimit;
+  const targetPrefix = `${prefix}c${run}_`;
+  if (targetType === "postgresql") {
+    const c = await pgConfig(targetPrefix);
+    Object.assign(env, { MDM_DATABASE_POSTGRESQL_HOST: c.host, MDM_DATABASE_POSTGRESQL_PORT: String(c.port), MDM_DATABASE_POSTGRESQL_DATABASE_PREFIX: targetPrefix, MDM_DATABASE_POSTGRESQL_SSLMODE: "disable" });
+    if (c.user) env.MDM_DATABASE_POSTGRESQL_USER = c.user;
+    if (c.password) env.MDM_DATABASE_POSTGRESQL_PASSWORD = c.password;
+  }
+  const args = [MDM_BIN, "migrate", DATASET, "--to", targetType, "--verify", verify, "--json", ...(copyWithFlags ? ["--copy-with", "flags"] : []), ...(BATCH_SIZE === 2048 ? [] : ["--batch-size", String(BATCH_SIZE)])];
+  const before = load();
+  const machineBefore = machineCpuSeconds();
+  const started = performance.now();
+  const child = spawnSync("/usr/bin/time", ["-f", "MAXRSS_KB=%M USER_S=%U SYS_S=%S", process.execPath, ...args], { env, cwd: work, encoding: "utf8", maxBuffer: 64 << 20 });
+  const seconds = (performance.now() - started) / 1000;
+  const machineCpu = machineCpuSeconds() - machineBefore;
+  let result;
+  try {
+    [result] = JSON.parse(child.stdout);
+  } catch {
+    throw new Error(`mdm migrate (${pair}, verify ${verify}) exited ${child.status}:\n${child.stdout}\n${child.stderr}`);
+  }
+  if (child.status !== 0 || !result?.success) throw new Error(`mdm migrate (${pair}, verify ${verify}) failed (exit ${child.status}): ${result?.error?.code} ${result?.error?.message}\n${child.stderr}`);
+  const rss = Number(/MAXRSS_KB=(\d+)/.exec(child.stderr)?.[1] ?? 0) * 1024;
+  const cpu = Number(/USER_S=([\d.]+)/.exec(child.stderr)?.[1] ?? NaN) + Number(/SYS_S=([\d.]+)/.exec(child.stderr)?.[1] ?? NaN);
+  const copied = `${result.source.type}:${result.source.implementation} → ${result.target.type}:${result.target.implementation}`;
+  const entry = { pair, kind: `mdm migrate (default flags${copyWithFlags ? ", --copy-with flags" : ""}), verify ${verify}`, rows: result.rowsMigrated, seconds, cpu, machineCpu, rate: result.rowsMigrated / seconds, rss, load: before, copied };
+  if (result.rowsMigrated !== rows) throw new Error(`${pair} ${entry.kind}: ${result.rowsMigrated} rows instead of ${rows}`);
+  if (verify !== "none" && !result.verification?.passed) throw new Error(`${pair} ${entry.kind}: verification did not pass`);
+  if (sample && pair === "sqlite-postgresql") entry.doubles = await doublesExact(`${targetPrefix}${DATASET}`, sample);
+  console.log(`${pair.padEnd(18)} ${entry.kind.padEnd(24)} ${fmt(rows).padStart(9)} rows ${seconds.toFixed(2).padStart(7)} s ${fmt(entry.rate).padStart(9)} rows/s  peak RSS ${mb(rss).padStart(7)}  ${entry.doubles ? `doubles exact ${entry.doubles.exact}/${entry.doubles.total}  ` : ""}loadavg before ${before}`);
+  console.log(`${"".padEnd(19)}(copied by ${copied}, served by ${result.servedBy.type}:${result.servedBy.implementation}; the migration itself ${(result.durationMs / 1000).toFixed(2)} s, the rest is the process's start and exit; CPU ${cpu.toFixed(1)} s of the mdm process, ${cpuOfMachine(machineCpu)}; verification ${result.verification ? `${result.verification.mode} ${result.verification.passed ? "passed" : "FAILED"}` : "none"})`);
+  rmSync(home, { recursive: true, force: true });
+  if (targetType === "postgresql") await dropDatabases(admin, targetPrefix);
+  return entry;
 }
 
 /**
@@ -694,6 +763,14 @@ function report(args, results) {
     const sum = find(pair, "ours, verify checksum");
     const ok = (v, t) => (v >= t ? "met" : "MISSED");
     console.log(`  ${pair}: verify none ${pct(none.rate, plain.rate)} of plain (target >= 80%: ${ok(none.rate / plain.rate, 0.8)}); verify checksum ${pct(sum.rate, plain.rate)} of plain (target >= 60%: ${ok(sum.rate / plain.rate, 0.6)}); peak RSS ${mb(none.rss)} / ${mb(sum.rss)} (target < 300 MB: ${ok(300 * 1048576, Math.max(none.rss, sum.rss))})`);
+  }
+  for (const pair of args.pairs.filter((p) => CLI_PAIRS.includes(p))) {
+    const plain = find(pair, "plain loop");
+    const none = find(pair, "mdm migrate (default flags), verify none");
+    const sum = find(pair, "mdm migrate (default flags), verify checksum");
+    if (!plain || !none || !sum) continue;
+    const ok = (v, t) => (v >= t ? "met" : "MISSED");
+    console.log(`  ${pair} mdm migrate with the default flags (copied by ${none.copied}): verify none ${(none.rate / plain.rate).toFixed(2)}x the plain loop (target >= 0.8x: ${ok(none.rate / plain.rate, 0.8)}); verify checksum ${(sum.rate / plain.rate).toFixed(2)}x (target >= 0.6x: ${ok(sum.rate / plain.rate, 0.6)}); peak RSS ${mb(none.rss)} / ${mb(sum.rss)}`);
   }
   const ours = find("sqlite-postgresql", "ours, verify checksum");
   const oursNone = find("sqlite-postgresql", "ours, verify none");

@@ -1,10 +1,11 @@
 import { join } from "node:path";
 import { afterEach, describe, expect, test, vi } from "vitest";
-import { DuckDBConnection } from "@duckdb/node-api";
-import { defaultConfig, isMdmError } from "@mdm/storage-core";
+import { DuckDBConnection, DuckDBListValue, DuckDBPreparedStatement } from "@duckdb/node-api";
+import { defaultConfig, isMdmError, type Value } from "@mdm/storage-core";
 import { openInstanceCount } from "@mdm/storage-duckdb";
 import { INSERT_CHUNK_ROWS, LegacyDuckdbStorageBackend, backendFactory } from "../src/index.js";
 import { tempHome } from "../../storage-duckdb/test/helpers.js";
+import { expectSameRows, fixtureTable } from "../../testing/test/support/fixture-rows.js";
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
@@ -20,20 +21,57 @@ function legacy(duckdb = {}): { backend: LegacyDuckdbStorageBackend; dir: string
 }
 
 describe("legacy DuckDB behaviour", () => {
-  test("rows are written by multi-row INSERTs of 10,000 rows with bound parameters, never spliced values", async () => {
+  test("one prepared INSERT per write, executed for every 10,000 rows with one bound list per column, never spliced values", async () => {
     const { backend } = legacy();
     await backend.createDataset("chunks");
-    const run = vi.spyOn(DuckDBConnection.prototype, "run");
+    const prepare = vi.spyOn(DuckDBConnection.prototype, "prepare");
+    const bind = vi.spyOn(DuckDBPreparedStatement.prototype, "bind");
     const rows = Array.from({ length: 25_001 }, (_, i) => ({ n: BigInt(i), s: `it's ${i}` }));
     await backend.saveData("chunks", { columns: [{ name: "n", type: "int64" }, { name: "s", type: "text" }], rows }, "t");
-    const inserts = run.mock.calls.filter(([sql]) => String(sql).startsWith('INSERT INTO "t"'));
+    const inserts = prepare.mock.calls.filter(([sql]) => String(sql).startsWith('INSERT INTO "t"'));
+    expect(inserts.map(([sql]) => sql)).toEqual(['INSERT INTO "t" ("n", "s") SELECT UNNEST($1), UNNEST($2)']);
     expect(INSERT_CHUNK_ROWS).toBe(10_000);
-    expect(inserts.map(([, values]) => (values as unknown[]).length / 2)).toEqual([10_000, 10_000, 5_001]);
-    for (const [sql] of inserts) expect(String(sql)).not.toMatch(/it's|'/);
-    run.mockRestore();
+    const lists = bind.mock.calls
+      .filter(([values]) => Array.isArray(values) && values[0] instanceof DuckDBListValue)
+      .map(([values]) => (values as DuckDBListValue[]).map((list) => list.items.length));
+    expect(lists).toEqual([
+      [10_000, 10_000],
+      [10_000, 10_000],
+      [5_001, 5_001],
+    ]);
+    prepare.mockRestore();
+    bind.mockRestore();
     const info = await backend.getTableInfo("t", await backend.getDatasetEngine("chunks"));
     expect(info.rowCount).toBe(25_001);
     expect((await backend.readTable("t", { engine: await backend.getDatasetEngine("chunks"), where: { n: 25_000n } })).rows).toEqual([{ n: 25_000n, s: "it's 25000" }]);
+  });
+
+  test("a batch larger than one statement keeps every value of every type exactly; a row failing in the middle of a batch leaves nothing of the write", async () => {
+    const { backend } = legacy();
+    await backend.createDataset("big");
+    const engine = await backend.getDatasetEngine("big");
+    // Every fixture value the backend holds, in one batch of more rows than one execution takes, then a
+    // second batch through the same statement.
+    const { columns, rows } = fixtureTable(backend.capabilities, INSERT_CHUNK_ROWS + 8);
+    const second = rows.splice(INSERT_CHUNK_ROWS + 7);
+    expect(await backend.writeBatches("t", columns, [rows, second], { engine })).toBe(INSERT_CHUNK_ROWS + 8);
+    const back: Value[][] = [];
+    for await (const batch of backend.readBatches("t", { engine, orderBy: ["id"], batchSize: 4096 })) back.push(...batch.rows);
+    expectSameRows(columns, back, [...rows, ...second]);
+
+    // Atomic as before: a key the engine refuses in the second execution of the first batch, and a value the
+    // writer refuses in the second batch, each roll back the whole write (the first rows included).
+    await backend.executeQuery("CREATE TABLE k (id BIGINT PRIMARY KEY, s VARCHAR)", engine);
+    await backend.writeBatches("k", [{ name: "id", type: "int64" }, { name: "s", type: "text" }], [[[-1n, "kept"]]], { engine, ifExists: "append" });
+    const keyed = (n: number, duplicateAt: number) => Array.from({ length: n }, (_, i) => [BigInt(i === duplicateAt ? 3 : i), `row ${i}`]);
+    const clash = backend.writeBatches("k", [{ name: "id", type: "int64" }, { name: "s", type: "text" }], [keyed(INSERT_CHUNK_ROWS + 500, INSERT_CHUNK_ROWS + 250)], { engine, ifExists: "append" });
+    await expect(clash).rejects.toThrow(/[Dd]uplicate key|constraint/);
+    expect((await backend.query("SELECT id, s FROM k", [], engine)).rows).toEqual([{ id: -1n, s: "kept" }]);
+    const firstBatch = Array.from({ length: 3000 }, (_, i) => [i + 0.5]);
+    const secondBatch = Array.from({ length: 5000 }, (_, i) => [i === 4321 ? -0 : i + 0.25]);
+    const refused = backend.writeBatches("f", [{ name: "x", type: "float64" }], [firstBatch, secondBatch], { engine });
+    await expect(refused).rejects.toMatchObject({ code: "MDM_UNSUPPORTED_VALUE" });
+    expect(await backend.tableExists("f", engine)).toBe(false);
   });
 
   test("one cached engine: opening another dataset closes the previous one", async () => {

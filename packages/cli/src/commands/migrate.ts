@@ -1,5 +1,5 @@
 import { StorageMigrator, type MigrationResult, type VerifyMode } from "@mdm/migration";
-import { normalizeDatasetName, type BackendType, type Implementation } from "@mdm/storage-core";
+import { ErrorCodes, isMdmError, normalizeDatasetName, redactSecrets, type BackendType, type IStorageBackend, type Implementation } from "@mdm/storage-core";
 import { parseBackendSpec, type CliContext } from "../context.js";
 import { ExitCodes, UsageError, exitCodeForErrorCode, type ExitCode } from "../exit-codes.js";
 import { colour, formatBytes, formatDuration, print, printJson, table } from "../output.js";
@@ -13,8 +13,17 @@ export interface MigrateCommandOptions {
   verify?: string;
   overwrite?: boolean;
   removeSource?: boolean;
+  /** `fastest` (default): a side without a named implementation is copied by the new one when installed; `flags`: by the flags' choice. */
+  copyWith?: string;
   json?: boolean;
 }
+
+/** What `--json` prints per dataset: the migrator's result (whose source and target name the implementations that copied) and who serves the dataset. */
+export type MigrateJsonResult = MigrationResult & {
+  copyWith: "fastest" | "flags";
+  /** The implementation the feature flags choose for the dataset's new home: the one every later command uses. */
+  servedBy: { type: BackendType; implementation: Implementation };
+};
 
 function positiveInteger(text: string | undefined, option: string): number | undefined {
   if (text === undefined) return undefined;
@@ -53,6 +62,8 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
   if (!["checksum", "count", "none"].includes(verify)) throw new UsageError(`--verify must be checksum, count or none, got ${JSON.stringify(options.verify)}`);
   // Without --batch-size, the migrator's default (2,048 rows, measured faster than mdm.yaml's 10,000 for a copy).
   const batchSize = positiveInteger(options.batchSize, "--batch-size");
+  const copyWith = (options.copyWith ?? "fastest").trim().toLowerCase();
+  if (copyWith !== "fastest" && copyWith !== "flags") throw new UsageError(`--copy-with must be fastest or flags, got ${JSON.stringify(options.copyWith)}`);
   if (options.all && names.length > 0) throw new UsageError("Give dataset names or --all, not both");
   if (!options.all && names.length === 0) throw new UsageError("Give at least one dataset name, or --all");
 
@@ -77,14 +88,35 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
   const progress = new TableProgress(!options.json);
   for (const name of skipped) progress.note(`${name}: already in ${target.type}, skipped`);
   const results: MigrationResult[] = [];
+  const servedBy: Array<{ type: BackendType; implementation: Implementation }> = [];
   let interrupted: NodeJS.Signals | undefined;
   try {
     for (const { name, from } of plan) {
       // Ctrl-C stops the run: the dataset being migrated is rolled back (or, past its publish, finished),
       // the next ones are not started.
       if (signal?.aborted || interrupted) break;
-      const source = await ctx.readerBackend({ type: from, implementation: fromImpl as Implementation | undefined }, name);
-      const destination = await ctx.backend(target, name);
+      // Legacy and new share one storage layout, so the copy (a bulk job) uses the new implementation of each
+      // side when it is installed; the dataset stays served by the flags' choice. --copy-with flags, --from-impl
+      // and --to TYPE:IMPL choose otherwise.
+      const open = async (type: BackendType, named: Implementation | undefined, make: (implementation?: Implementation) => Promise<IStorageBackend>): Promise<IStorageBackend> => {
+        if (named !== undefined || copyWith === "flags") return make(named);
+        const fastest = await ctx.fastestImplementation(type, name);
+        if (fastest.reason) progress.note(`${name}: ${type} copied by the flags' choice: ${fastest.reason}`);
+        if (!fastest.implementation) return make();
+        try {
+          return await make(fastest.implementation);
+        } catch (error) {
+          // Only a new backend that could not be loaded gives way; one that reached its engine or server and was
+          // refused (locked file, connection, authentication) would meet the same with the flags' choice.
+          if (isMdmError(error) && error.code !== ErrorCodes.BACKEND_NOT_INSTALLED && error.code !== ErrorCodes.BACKEND_UNAVAILABLE) throw error;
+          const why = redactSecrets(error instanceof Error ? error.message : String(error), ctx.secrets);
+          progress.note(`${name}: the new ${type} backend did not start (${why}); ${type} copied by the flags' choice`);
+          return make();
+        }
+      };
+      const source = await open(from, fromImpl as Implementation | undefined, (implementation) => ctx.readerBackend({ type: from, implementation }, name));
+      const destination = await open(target.type, target.implementation, (implementation) => ctx.backend({ type: target.type, implementation }, name));
+      const served = { type: target.type, implementation: ctx.implementationFor({ type: target.type }, name) };
       const migrator = new StorageMigrator({
         source,
         target: destination,
@@ -92,7 +124,8 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
         home: ctx.home,
         registryDatabase: (backend, dataset) => ctx.registryDatabase(backend, dataset),
       });
-      progress.note(`${colour.bold(name)}: ${from} (${source.implementation}) -> ${target.type} (${destination.implementation})`);
+      const serving = served.implementation === destination.implementation ? "" : `; served by ${served.type}:${served.implementation} (the flags' choice) afterwards`;
+      progress.note(`${colour.bold(name)}: ${from} (${source.implementation}) -> ${target.type} (${destination.implementation})${serving}`);
       const result = await migrator.migrateDataset(name, {
         batchSize,
         verify,
@@ -113,6 +146,7 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
       });
       interrupted = result.interrupted;
       results.push(result);
+      servedBy.push(served);
     }
   } finally {
     progress.stop();
@@ -120,7 +154,7 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
   const notStarted = plan.slice(results.length).map((p) => p.name);
 
   if (options.json) {
-    printJson(results);
+    printJson(results.map((r, i): MigrateJsonResult => ({ ...r, copyWith, servedBy: servedBy[i] as MigrateJsonResult["servedBy"] })));
     return exitAfter(results, notStarted, interrupted, signal);
   }
   if (results.length === 0) {
@@ -148,6 +182,11 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
   const ok = results.filter((r) => r.success).length;
   const removed = results.filter((r) => r.sourceRemoved).length;
   print(`${ok} of ${results.length} dataset(s) migrated to ${target.type}${removed > 0 ? ` (${removed} source(s) removed)` : ""}.`);
+  const otherwise = results.map((r, i) => [r, servedBy[i]] as const).filter(([r, s]) => r.success && s && s.implementation !== r.target.implementation);
+  if (otherwise.length > 0) {
+    const list = otherwise.map(([r, s]) => `${r.dataset} by ${s?.type}:${s?.implementation}`).join(", ");
+    print(`from/to name the implementations that copied (legacy and new share the storage); the flags' choice serves ${list} from now on (--copy-with flags copies with it).`);
+  }
   return exitAfter(results, notStarted, interrupted, signal);
 }
 
