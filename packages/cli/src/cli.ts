@@ -58,6 +58,11 @@ function buildProgram(runtime: Runtime): Command {
     .option("--problem-type <type>", "problem type (default: inferred from the target)")
     .option("--description <text>", "description kept in the registry")
     .option("--force", "replace a dataset of that name")
+    .addOption(
+      new Option("--copy-with <choice>", "implementation that writes: fastest (the new one when installed; the dataset stays served by the flags' choice) or flags (the flags' choice)")
+        .choices(["fastest", "flags"])
+        .default("fastest"),
+    )
     .option("--json", "print the registered dataset as JSON")
     .action(async (name: string, path: string, opts) => registerCommand(context(), name, path, opts, runtime.signal));
   dataset

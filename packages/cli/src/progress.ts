@@ -17,6 +17,13 @@ interface Track {
   lastLine: number;
   bar?: cliProgress.SingleBar;
   finished: boolean;
+  /** "rows", or "%" for a scan whose progress is DuckDB's estimate. */
+  unit: "rows" | "%";
+}
+
+function detail(track: Track, rate: number): string {
+  if (track.unit === "%") return "scanning";
+  return `${track.done.toLocaleString("en-US")}/${track.total.toLocaleString("en-US")} rows | ${formatRate(rate)} rows/s`;
 }
 
 /**
@@ -44,18 +51,18 @@ export class TableProgress {
   }
 
   /** Rows done of a table; `rate` and `eta` are computed when not given. */
-  update(key: string, label: string, done: number, total: number, rate?: number, etaSeconds?: number | null): void {
+  update(key: string, label: string, done: number, total: number, rate?: number, etaSeconds?: number | null, unit: Track["unit"] = "rows"): void {
     if (!this.enabled) return;
     const now = performance.now();
     let track = this.tracks.get(key);
     if (!track) {
-      track = { started: now, total, done: 0, lastLine: now, finished: false };
+      track = { started: now, total, done: 0, lastLine: now, finished: false, unit };
       this.tracks.set(key, track);
       if (this.tty) {
         this.multi ??= new cliProgress.MultiBar(
           {
             stream: this.stream,
-            format: " {label} |{bar}| {percentage}% | {value}/{total} rows | {rate} rows/s | ETA {etaText}",
+            format: " {label} |{bar}| {percentage}% | {detail} | ETA {etaText}",
             barsize: 24,
             hideCursor: true,
             clearOnComplete: false,
@@ -64,9 +71,9 @@ export class TableProgress {
           },
           cliProgress.Presets.shades_classic,
         );
-        track.bar = this.multi.create(Math.max(total, 1), 0, { label, rate: "0", etaText: "?" });
+        track.bar = this.multi.create(Math.max(total, 1), 0, { label, detail: unit === "%" ? "scanning" : "", etaText: "?" });
       } else {
-        this.line(`${label}: started (${total.toLocaleString("en-US")} rows)`);
+        this.line(unit === "%" ? `${label}: started` : `${label}: started (${total.toLocaleString("en-US")} rows)`);
       }
     }
     if (track.finished) return;
@@ -77,11 +84,17 @@ export class TableProgress {
     const eta = etaSeconds !== undefined ? etaSeconds : r > 0 ? (track.total - done) / r : null;
     if (track.bar) {
       track.bar.setTotal(Math.max(track.total, 1));
-      track.bar.update(done, { label, rate: formatRate(r), etaText: formatEta(eta) });
+      track.bar.update(done, { label, detail: detail(track, r), etaText: formatEta(eta) });
     } else if (now - track.lastLine >= 2000 && done < track.total) {
       track.lastLine = now;
-      this.line(`${label}: ${done.toLocaleString("en-US")}/${track.total.toLocaleString("en-US")} rows, ${formatRate(r)} rows/s, ETA ${formatEta(eta)}`);
+      const what = track.unit === "%" ? `${Math.floor(done)}% scanned` : `${done.toLocaleString("en-US")}/${track.total.toLocaleString("en-US")} rows, ${formatRate(r)} rows/s`;
+      this.line(`${label}: ${what}, ETA ${formatEta(eta)}`);
     }
+  }
+
+  /** A scan of a file, 0–100 as DuckDB estimates it (a negative estimate is ignored). */
+  percent(key: string, label: string, percent: number): void {
+    if (percent >= 0) this.update(key, label, Math.min(percent, 100), 100, undefined, undefined, "%");
   }
 
   /** A table is complete. */
@@ -94,9 +107,17 @@ export class TableProgress {
     t.finished = true;
     const seconds = (performance.now() - t.started) / 1000;
     const rate = seconds > 0 ? rows / seconds : rows;
+    if (t.unit === "%") {
+      t.done = 100;
+      if (t.bar) t.bar.update(100, { label, detail: "scanned", etaText: "0s" });
+      else this.line(`${label}: scanned in ${seconds.toFixed(2)} s`);
+      return;
+    }
+    t.done = rows;
+    t.total = rows;
     if (t.bar) {
       t.bar.setTotal(Math.max(rows, 1));
-      t.bar.update(Math.max(rows, 1), { label, rate: formatRate(rate), etaText: "0s" });
+      t.bar.update(Math.max(rows, 1), { label, detail: detail(t, rate), etaText: "0s" });
     } else this.line(`${label}: done, ${rows.toLocaleString("en-US")} rows in ${seconds.toFixed(2)} s (${formatRate(rate)} rows/s)`);
   }
 

@@ -5,11 +5,14 @@ import { fileSystemError } from "./errors.js";
 import type { MdmHome } from "./layout.js";
 import { isNormalizedDatasetName, normalizeDatasetName } from "./names.js";
 
+/** The directory beside a staging database where a registration keeps the Parquet files it imports. */
+export const IMPORT_SIDECAR = ".import";
+
 /**
  * Files an engine keeps beside a database: SQLite's WAL, shared memory and rollback journal, DuckDB's WAL
- * and its spill directory (`.tmp`).
+ * and its spill directory (`.tmp`); and a registration's import directory (`.import`).
  */
-export const DATABASE_SIDECARS = ["-wal", "-shm", "-journal", ".wal", ".tmp"] as const;
+export const DATABASE_SIDECARS = ["-wal", "-shm", "-journal", ".wal", ".tmp", IMPORT_SIDECAR] as const;
 
 /** `.{name}.{extension}.staging-{runId}`: the staging file of a run, in the dataset's directory. */
 export function stagingFileName(datasetName: string, extension: "sqlite" | "duckdb", runId: string): string {

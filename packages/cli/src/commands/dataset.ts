@@ -1,22 +1,27 @@
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline/promises";
 import {
   BACKEND_TYPES,
   ErrorCodes,
+  IMPORT_SIDECAR,
   METADATA_COLUMNS,
   METADATA_TABLE,
   MdmError,
   fileSystemError,
   isMdmError,
   normalizeDatasetName,
+  quoteIdentifier,
+  quoteLiteral,
+  SPECIAL_VALUE_TYPES,
   type BackendType,
   type IStorageBackend,
   type Implementation,
   type LogicalType,
   type RegistryEntry,
+  type SpecialValue,
   type StorageEngine,
   type Value,
 } from "@mdm/storage-core";
@@ -27,6 +32,8 @@ import { discoverDataFiles } from "../files/discover.js";
 import { removeDatasetLeftovers } from "./doctor.js";
 import { writeCsv } from "../files/csv-export.js";
 import { problemTypeOf } from "../files/infer.js";
+import type { InferredColumn } from "../files/inference-sql.js";
+import { ScanEngine } from "../files/scan-engine.js";
 import { openSource, type TableSource } from "../files/source.js";
 import { colour, formatBytes, print, printJson, table } from "../output.js";
 import { TableProgress } from "../progress.js";
@@ -143,6 +150,8 @@ export interface RegisterOptions {
   force?: boolean;
   json?: boolean;
   description?: string;
+  /** `fastest` (default): written by the new implementation when installed (same layout); `flags`: by the flags' choice. */
+  copyWith?: string;
 }
 
 export async function registerCommand(ctx: CliContext, rawName: string, path: string, options: RegisterOptions, signal: AbortSignal): Promise<void> {
@@ -160,11 +169,16 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
   const type = backendOption(options.backend, ctx.config.database.default_backend);
   const idColumns = listOption(options.idColumns);
   const force = options.force === true;
+  const copyWith = (options.copyWith ?? "fastest").trim().toLowerCase();
+  if (copyWith !== "fastest" && copyWith !== "flags") throw new UsageError(`--copy-with must be fastest or flags, got ${JSON.stringify(options.copyWith)}`);
   const previous = ctx.registry.exists(name) ? ctx.entry(name) : undefined;
   if (previous && !force) {
     throw new MdmError(ErrorCodes.DATASET_EXISTS, `Dataset ${name} is already registered (${previous.database.backend}); pass --force to replace it`);
   }
-  const backend = await ctx.backend({ type }, name);
+  const served = await ctx.backend({ type }, name);
+  // Legacy and new share one layout: the new one writes when installed, the flags' choice serves.
+  const fastest = copyWith === "fastest" ? await ctx.fastestImplementation(type, name) : {};
+  const backend = fastest.implementation ? await ctx.backend({ type, implementation: fastest.implementation }, name) : served;
   if (!previous && !force && (await backend.datasetExists(name))) {
     throw new MdmError(
       ErrorCodes.DATASET_EXISTS,
@@ -173,17 +187,21 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
   }
   const progress = new TableProgress(!options.json);
   await removeDatasetLeftovers(ctx, name, backend, (text) => process.stderr.write(`mdm: ${text}\n`));
-  const sources: Array<{ table: string; file: string; source: TableSource }> = [];
+  const sources: Array<{ table: string; source: TableSource }> = [];
   const loaded: DatasetInfo["tables"] = [];
   let entry: RegistryEntry | undefined;
   const runId = randomBytes(6).toString("hex");
   const staging = backend.getStagingPath(name, runId);
   let published = false;
+  const scan = await ScanEngine.open(resolve(path), signal);
   try {
-    // Pass 1: infer every column of every file (streaming).
+    // Pass 1: infer every column of every file, one aggregate per file in the scan engine.
     for (const file of files) {
-      progress.note(`Reading ${file.path} (table ${file.table})`);
-      sources.push({ table: file.table, file: file.path, source: await openSource(file, { trackDistinct: options.target, signal }) });
+      const key = `${name}/${file.table}/scan`;
+      const label = `${file.table} (${basename(file.path)})`;
+      const source = await withScanProgress(scan, progress, key, label, () => openSource(scan, file, { trackDistinct: options.target }));
+      progress.finish(key, label, source.rowCount);
+      sources.push({ table: file.table, source });
     }
     const main = sources.find((s) => s.table === "train") ?? sources.find((s) => s.table === "data") ?? (sources[0] as (typeof sources)[number]);
     const mainColumns = main.source.columns.map((c) => c.name);
@@ -195,12 +213,7 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
     }
     let problemType: string | null = options.problemType ?? null;
     if (problemType === null && options.target !== undefined) {
-      const inference = main.source.inference?.find((i) => i.name === options.target);
-      const distinct = (main.source as { distinct?: number }).distinct;
-      const column = main.source.columns.find((c) => c.name === options.target);
-      if (inference) problemType = problemTypeOf(inference);
-      else if (distinct === 2) problemType = "binary_classification";
-      else problemType = column?.type === "float64" || column?.type === "decimal" ? "regression" : distinct !== undefined && distinct <= 20 ? "multiclass_classification" : "regression";
+      problemType = problemTypeOf(main.source.inferred.find((c) => c.name === options.target) as InferredColumn);
     }
 
     // Pass 2: load every table into a staging database, then publish it as the dataset.
@@ -209,13 +222,18 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
     const batchSize = ctx.config.performance.batch_size;
     for (const { table: t, source } of sources) {
       const key = `${name}/${t}`;
-      progress.update(key, t, 0, source.rowCount);
-      const written = await backend.writeBatches(t, source.columns, source.batches(batchSize, signal), {
-        engine,
-        ifExists: "fail",
-        signal,
-        onBatch: (n) => progress.update(key, t, n, source.rowCount),
-      });
+      let written: number;
+      if (backend.backendType === "duckdb" && source.toParquet && backend.capabilities.fileImportExport.includes("parquet")) {
+        written = await withScanProgress(scan, progress, key, t, () => importThroughParquet(scan, backend, engine, staging, t, source));
+      } else {
+        progress.update(key, t, 0, source.rowCount);
+        written = await backend.writeBatches(t, source.columns, source.batches(batchSize, signal), {
+          engine,
+          ifExists: "fail",
+          signal,
+          onBatch: (n) => progress.update(key, t, n, source.rowCount),
+        });
+      }
       progress.finish(key, t, written);
       loaded.push({ name: t, rows: written, columns: source.columns.map((c) => ({ name: c.name, type: c.type })) });
     }
@@ -263,17 +281,79 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
     progress.stop();
     if (published) await backend.dropDataset(name).catch(() => undefined);
     else await backend.dropDatabase(staging).catch(() => undefined);
-    throw error;
+    throw signal.aborted && !isMdmError(error, ErrorCodes.ABORTED) ? new MdmError(ErrorCodes.ABORTED, "Registration interrupted; nothing was registered", { cause: error }) : error;
   } finally {
     progress.stop();
-    for (const s of sources) await s.source.close?.().catch(() => undefined);
+    rmSync(`${staging}${IMPORT_SIDECAR}`, { recursive: true, force: true });
+    scan.close();
   }
   // Built from what was written: counting the rows again would read the whole dataset back.
   const info = await datasetInfo(ctx, entry as RegistryEntry, backend, name, loaded);
+  info.implementation = served.implementation;
   if (options.json) printJson(info);
   else {
     const rows = info.tables.map((t) => `${t.name} ${t.rows.toLocaleString("en-US")} rows`).join(", ");
-    print(`${colour.green("Registered")} ${name} in ${info.backend} (${info.implementation}): ${rows}`);
+    const writer = backend === served ? "" : `; written by ${backend.implementation}`;
+    print(`${colour.green("Registered")} ${name} in ${info.backend} (${info.implementation}${writer}): ${rows}`);
+  }
+}
+
+/** Run a scan, showing DuckDB's estimate of its progress every 250 ms (a bar on a terminal). */
+async function withScanProgress<T>(scan: ScanEngine, progress: TableProgress, key: string, label: string, work: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => progress.percent(key, label, scan.progress()), 250);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/**
+ * A DuckDB target loads the typed rows as Parquet, in C++ (a temporary file beside the staging database,
+ * removed afterwards). Values the target cannot hold are refused as its writer would refuse them.
+ */
+async function importThroughParquet(scan: ScanEngine, backend: IStorageBackend, engine: StorageEngine, staging: string, t: string, source: TableSource): Promise<number> {
+  const dir = `${staging}${IMPORT_SIDECAR}`;
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw fileSystemError(error, dir, "create a temporary directory");
+  }
+  const file = join(dir, `${runSafeName(t)}.parquet`);
+  try {
+    await (source.toParquet as (path: string) => Promise<void>)(file);
+    await refuseUnsupportedValues(scan, backend, `read_parquet(${quoteLiteral(file)})`, source);
+    return await backend.importFile(t, file, "parquet", { engine, ifExists: "fail" });
+  } finally {
+    // Gone before the publish, which refuses a staging database with anything beside it.
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A table name as a file name (table names may hold characters a file name may not). */
+function runSafeName(table: string): string {
+  return Buffer.from(table).toString("hex");
+}
+
+const SPECIAL_VALUE_SQL: Record<SpecialValue, (column: string) => string> = {
+  nan: (c) => `isnan(${c})`,
+  infinity: (c) => `isinf(${c})`,
+  negativeZero: (c) => `${c} = 0 AND signbit(${c})`,
+  nulInText: (c) => `contains(${c}, chr(0))`,
+  nulInJson: (c) => `contains(CAST(${c} AS VARCHAR), '\\u0000')`,
+};
+
+/** The first value of `from` that `backend` cannot hold, refused by `backend.checkValue` (one query per kind and column). */
+async function refuseUnsupportedValues(scan: ScanEngine, backend: IStorageBackend, from: string, source: TableSource): Promise<void> {
+  for (const column of source.columns) {
+    for (const kind of Object.keys(SPECIAL_VALUE_SQL) as SpecialValue[]) {
+      if (SPECIAL_VALUE_TYPES[kind] !== column.type || backend.capabilities.values[kind]) continue;
+      const c = quoteIdentifier(column.name);
+      const [row] = await scan.rows(`SELECT ${c} FROM ${from} WHERE ${(SPECIAL_VALUE_SQL[kind] as (c: string) => string)(c)} LIMIT 1`);
+      if (!row) continue;
+      backend.checkValue(column, row[0] as Value);
+      throw new MdmError(ErrorCodes.UNSUPPORTED_VALUE, `${backend.backendType} cannot hold the value ${String(row[0])} of column ${column.name} (${source.file})`);
+    }
   }
 }
 

@@ -1,13 +1,15 @@
 import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
-import { parse } from "csv-parse";
-import { ErrorCodes, MdmError, type ColumnDef, type Value } from "@mdm/storage-core";
+import { resolve } from "node:path";
+import { parse } from "csv-parse/sync";
+import { ErrorCodes, MdmError, quoteIdentifier, quoteLiteral } from "@mdm/storage-core";
 import type { DataFile } from "./discover.js";
-import { ColumnInference, fieldConverter, type FieldConverter } from "./infer.js";
-import type { TableSource } from "./source.js";
-
-type Field = string | null;
+import { castExpression, inferenceQuery, readInference } from "./inference-sql.js";
+import type { ScanEngine } from "./scan-engine.js";
+import type { SourceOptions } from "./source.js";
+import type { TableSource } from "./table-source.js";
+import { typedSource } from "./typed-source.js";
 
 function open(file: DataFile): Readable {
   const raw = createReadStream(file.path, { highWaterMark: 1 << 20 });
@@ -17,14 +19,14 @@ function open(file: DataFile): Readable {
   return raw.pipe(gunzip);
 }
 
-/** The first line of the file (decompressed), at most 1 MB. */
-async function firstLine(file: DataFile): Promise<string> {
+/** The start of the file (decompressed): up to its first line break, or at most 1 MB with `whole`. */
+async function firstText(file: DataFile, whole = false): Promise<string> {
   const stream = open(file);
   let text = "";
   try {
     for await (const chunk of stream) {
       text += (chunk as Buffer).toString("utf8");
-      const nl = text.indexOf("\n");
+      const nl = whole ? -1 : text.indexOf("\n");
       if (nl >= 0) return text.slice(0, nl);
       if (text.length > 1 << 20) break;
     }
@@ -37,7 +39,7 @@ async function firstLine(file: DataFile): Promise<string> {
 /** The delimiter of a CSV file: the most frequent of `,` `;` `|` tab outside quotes in its header (as pandas' sniffer would find). */
 export async function sniffDelimiter(file: DataFile): Promise<string> {
   if (file.format === "tsv") return "\t";
-  const line = (await firstLine(file)).replace(/"[^"]*"/g, "");
+  const line = (await firstText(file)).replace(/"[^"]*"/g, "");
   let best = ",";
   let bestCount = 0;
   for (const candidate of [",", "\t", ";", "|"]) {
@@ -50,94 +52,8 @@ export async function sniffDelimiter(file: DataFile): Promise<string> {
   return best;
 }
 
-/**
- * An empty field is NULL; a quoted empty field (`""`) is the empty string. csv-parse gives both as "";
- * which one it was is read from the record's raw text, for the records that have an empty field only (a
- * `cast` function would tell, but makes the parser an order of magnitude slower).
- */
-function withNulls(record: string[], raw: string, delimiter: string): Field[] {
-  let empty = false;
-  for (let i = 0; i < record.length; i++) {
-    if (record[i] === "") {
-      empty = true;
-      break;
-    }
-  }
-  if (!empty) return record;
-  const out: Field[] = record;
-  let field = 0;
-  let start = 0;
-  let inQuotes = false;
-  let end = raw.length;
-  while (end > 0 && (raw[end - 1] === "\n" || raw[end - 1] === "\r")) end--;
-  for (let i = 0; i <= end; i++) {
-    const ch = i < end ? raw[i] : delimiter;
-    if (ch === '"') inQuotes = !inQuotes;
-    else if (!inQuotes && (i === end || raw.startsWith(delimiter, i))) {
-      if (out[field] === "" && i - start === 0) out[field] = null;
-      field++;
-      start = i + delimiter.length;
-      i += delimiter.length - 1;
-    }
-  }
-  return out;
-}
-
-/**
- * Records of the file in groups (whatever the parser has ready), read with `read()` rather than one
- * promise per record: the per-record cost of async iteration dominated the parse.
- */
-async function* recordGroups(file: DataFile, delimiter: string, signal?: AbortSignal): AsyncGenerator<Field[][]> {
-  const input = open(file);
-  const parser = parse({ delimiter, bom: true, raw: true, relax_quotes: false, skip_empty_lines: true, record_delimiter: ["\r\n", "\n", "\r"] });
-  let failure: unknown;
-  let ended = false;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const w = wake;
-    wake = undefined;
-    w?.();
-  };
-  input.on("error", (e) => parser.destroy(e));
-  parser.on("readable", notify);
-  parser.on("end", () => {
-    ended = true;
-    notify();
-  });
-  parser.on("error", (e) => {
-    failure = e;
-    notify();
-  });
-  input.pipe(parser);
-  try {
-    for (;;) {
-      if (signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "Registration interrupted");
-      if (failure) throw failure;
-      const group: Field[][] = [];
-      let item: { record: string[]; raw: string } | null;
-      while (group.length < 4096 && (item = parser.read() as { record: string[]; raw: string } | null) !== null) group.push(withNulls(item.record, item.raw, delimiter));
-      if (group.length > 0) {
-        yield group;
-        continue;
-      }
-      if (ended) return;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-        if (ended || failure || parser.readableLength > 0) notify();
-      });
-    }
-  } catch (error) {
-    if (error instanceof MdmError) throw error;
-    const e = error as { message?: string };
-    throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `${file.path}: ${e.message ?? String(error)}`, { details: { file: file.path } });
-  } finally {
-    input.destroy();
-    parser.destroy();
-  }
-}
-
 /** Header names as pandas gives them: an empty name is `Unnamed: <i>`, a repeated one `<name>.<n>`. */
-function headerNames(header: Field[]): string[] {
+function headerNames(header: Array<string | null>): string[] {
   const seen = new Map<string, number>();
   return header.map((raw, i) => {
     let name = raw === null || raw.trim() === "" ? `Unnamed: ${i}` : raw;
@@ -150,56 +66,46 @@ function headerNames(header: Field[]): string[] {
   });
 }
 
-/**
- * A CSV or TSV file (optionally gzip-compressed) read twice, streaming: the first pass infers each column's
- * type from every value; the second converts and hands out batches. Memory is bounded by the batch size.
- */
-export async function csvSource(file: DataFile, options: { trackDistinct?: string; signal?: AbortSignal } = {}): Promise<TableSource & { inference: ColumnInference[] }> {
-  const delimiter = await sniffDelimiter(file);
-  let names: string[] | undefined;
-  let inference: ColumnInference[] = [];
-  let rowCount = 0;
-  for await (const group of recordGroups(file, delimiter, options.signal)) {
-    for (const record of group) {
-      if (!names) {
-        names = headerNames(record);
-        inference = names.map((n) => new ColumnInference(n, n === options.trackDistinct ? 1000 : 0));
-        continue;
-      }
-      for (let c = 0; c < record.length; c++) (inference[c] as ColumnInference).add(record[c] as Field);
-      rowCount++;
-    }
+
+/** The header record (the first record, quoted fields and a BOM as csv-parse reads them). */
+async function headerRecord(file: DataFile, delimiter: string): Promise<string[]> {
+  const text = await firstText(file, true);
+  let records: string[][];
+  try {
+    records = parse(text, { delimiter, bom: true, to_line: 1, relax_quotes: false, record_delimiter: ["\r\n", "\n", "\r"] }) as string[][];
+  } catch (error) {
+    throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `${file.path}: its header line cannot be read: ${(error as Error).message}`, { details: { file: file.path } });
   }
-  if (!names) throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `${file.path} is empty: a header line is needed`);
-  const columns: ColumnDef[] = inference.map((i) => i.column());
-  const converters: FieldConverter[] = columns.map(fieldConverter);
-  const width = columns.length;
-  return {
-    columns,
-    rowCount,
-    inference,
-    async *batches(batchSize: number, signal?: AbortSignal) {
-      let batch: Value[][] = [];
-      let header = true;
-      for await (const group of recordGroups(file, delimiter, signal)) {
-        for (const record of group) {
-          if (header) {
-            header = false;
-            continue;
-          }
-          const row: Value[] = new Array(width);
-          for (let c = 0; c < width; c++) {
-            const field = record[c] as Field;
-            row[c] = field === null ? null : (converters[c] as FieldConverter)(field);
-          }
-          batch.push(row);
-          if (batch.length >= batchSize) {
-            yield batch;
-            batch = [];
-          }
-        }
-      }
-      if (batch.length > 0) yield batch;
-    },
-  };
+  const header = records[0];
+  if (!header || header.length === 0) throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `${file.path} is empty: a header line is needed`, { details: { file: file.path } });
+  return header;
+}
+
+/**
+ * A CSV or TSV file (optionally gzip-compressed) scanned by DuckDB's CSV reader, every field as text (no
+ * sniffing of types: our inference decides them, in one aggregate over the whole file). An empty field is
+ * NULL, a quoted empty field the empty string. The typed rows are read in a second scan.
+ */
+export async function csvSource(engine: ScanEngine, file: DataFile, options: SourceOptions = {}): Promise<TableSource> {
+  const delimiter = await sniffDelimiter(file);
+  const names = headerNames(await headerRecord(file, delimiter));
+  // Internal names c0, c1, ...: DuckDB compares names without case, a file may not.
+  const internal = names.map((_, i) => `c${i}`);
+  const columnTypes = internal.map((c) => `${quoteLiteral(c)}: 'VARCHAR'`).join(", ");
+  const read = `read_csv(${quoteLiteral(resolve(file.path))}, delim = ${quoteLiteral(delimiter)}, quote = '"', escape = '"', header = true, auto_detect = false, columns = {${columnTypes}}, allow_quoted_nulls = false, compression = ${file.gzip ? "'gzip'" : "'none'"}, strict_mode = true)`;
+  // A blank line is no record (as csv-parse skips it); DuckDB reads it as NULL in a one-column file.
+  const from = names.length === 1 ? `(SELECT * FROM ${read} WHERE c0 IS NOT NULL)` : read;
+  const target = options.trackDistinct === undefined ? undefined : internal[names.indexOf(options.trackDistinct)];
+  const [row] = await engine.rows(inferenceQuery(from, internal, target));
+  const inference = readInference(row as unknown[], internal, target);
+  const inferred = inference.columns.map((c, i) => ({ ...c, name: names[i] as string }));
+  const select = inferred.map((c, i) => `${castExpression(internal[i] as string, c.type)} AS ${quoteIdentifier(c.name)}`).join(", ");
+  return typedSource(engine, {
+    file: file.path,
+    columns: inferred.map((c) => ({ name: c.name, type: c.type, nullable: true })),
+    rowCount: inference.rowCount,
+    inferred,
+    query: `SELECT ${select} FROM ${from}`,
+    exact: true,
+  });
 }

@@ -1,50 +1,44 @@
 import { resolve } from "node:path";
-import { ErrorCodes, MdmError, quoteIdentifier, quoteLiteral, toMdmError } from "@mdm/storage-core";
+import { ErrorCodes, MdmError, quoteIdentifier, quoteLiteral } from "@mdm/storage-core";
 import type { DataFile } from "./discover.js";
-import type { TableSource } from "./source.js";
+import type { InferredColumn } from "./inference-sql.js";
+import type { ScanEngine } from "./scan-engine.js";
+import type { SourceOptions } from "./source.js";
+import type { TableSource } from "./table-source.js";
+import { typedSource } from "./typed-source.js";
 
 const READERS = { parquet: "read_parquet", json: "read_json_auto" } as const;
 
 /**
- * A Parquet or JSON file read through an in-memory DuckDB, streaming (one data chunk at a time): the file's
- * own types (Parquet) or DuckDB's detection (JSON) give the columns, mapped to logical types as the DuckDB
- * backend maps them.
+ * DuckDB types whose cast to the DuckDB type of their logical type (`logicalOfDuckdbType`) loses nothing
+ * and gives what the backend's own writer would store: those columns can go to a DuckDB target as Parquet.
  */
-export async function duckdbSource(file: DataFile, options: { trackDistinct?: string } = {}): Promise<TableSource & { distinct?: number }> {
+const EXACT_TYPES = new Set(["BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "FLOAT", "DOUBLE", "DATE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP WITH TIME ZONE", "VARCHAR"]);
+const CANONICAL: Record<string, string> = { int64: "BIGINT", float64: "DOUBLE", boolean: "BOOLEAN", date: "DATE", timestamp: "TIMESTAMP", timestamptz: "TIMESTAMPTZ", text: "VARCHAR" };
+
+/**
+ * A Parquet or JSON file read by the scan engine: the file's own types (Parquet) or DuckDB's detection
+ * (JSON) give the columns, mapped to logical types as the DuckDB backend maps them.
+ */
+export async function duckdbSource(engine: ScanEngine, file: DataFile, options: SourceOptions = {}): Promise<TableSource> {
   const reader = READERS[file.format as keyof typeof READERS];
   if (!reader) throw new MdmError(ErrorCodes.INTERNAL, `No DuckDB reader for ${file.format}`);
   const from = `${reader}(${quoteLiteral(resolve(file.path))})`;
-  // Imported here: DuckDB's native library is loaded only when a Parquet or JSON file is read.
-  const { acquireInstance, resultBatches, resultShape } = await import("@mdm/storage-duckdb");
-  const lease = await acquireInstance(":memory:", { threads: "1" });
-  const connection = await lease.instance.connect();
-  const fail = (error: unknown) => toMdmError(error, ErrorCodes.INVALID_ARGUMENT, `${file.path}`);
-  try {
-    const counted = await connection.runAndReadAll(`SELECT COUNT(*) FROM ${from}`).catch((e) => Promise.reject(fail(e)));
-    const rowCount = Number(counted.getRows()[0]?.[0] ?? 0);
-    const probe = await connection.stream(`SELECT * FROM ${from} LIMIT 0`).catch((e) => Promise.reject(fail(e)));
-    const { columns } = resultShape(probe);
-    let distinct: number | undefined;
-    if (options.trackDistinct && columns.some((c) => c.name === options.trackDistinct)) {
-      const d = await connection.runAndReadAll(`SELECT COUNT(DISTINCT ${quoteIdentifier(options.trackDistinct)}) FROM ${from}`);
-      distinct = Number(d.getRows()[0]?.[0] ?? 0);
-    }
-    return {
-      columns,
-      rowCount,
-      distinct,
-      async *batches(batchSize: number, signal?: AbortSignal) {
-        const result = await connection.stream(`SELECT * FROM ${from}`).catch((e) => Promise.reject(fail(e)));
-        yield* resultBatches(result, batchSize, signal);
-      },
-      async close() {
-        connection.closeSync();
-        await lease.release();
-      },
-    };
-  } catch (error) {
-    connection.closeSync();
-    await lease.release();
-    throw error;
-  }
+  const { resultShape } = await import("@mdm/storage-duckdb");
+  const probe = await engine.stream(`SELECT * FROM ${from} LIMIT 0`);
+  const { columns } = resultShape(probe);
+  const duckTypes = probe.columnTypes().map((t) => t.toString());
+  const target = options.trackDistinct !== undefined && columns.some((c) => c.name === options.trackDistinct) ? options.trackDistinct : undefined;
+  const nonNull = columns.map((c) => `count(${quoteIdentifier(c.name)})`).join(", ");
+  const distinct = target === undefined ? "NULL" : `count(DISTINCT ${quoteIdentifier(target)})`;
+  const [row] = (await engine.rows(`SELECT count(*), ${distinct}${nonNull ? `, ${nonNull}` : ""} FROM ${from}`)) as unknown[][];
+  const counts = row as unknown[];
+  const inferred: InferredColumn[] = columns.map((c, i) => {
+    const column: InferredColumn = { name: c.name, type: c.type, nonNull: Number(counts[2 + i]) };
+    if (c.name === target) column.distinctCount = Number(counts[1]);
+    return column;
+  });
+  const exact = columns.every((c, i) => EXACT_TYPES.has(duckTypes[i] as string) && CANONICAL[c.type] !== undefined);
+  const select = exact ? columns.map((c) => `CAST(${quoteIdentifier(c.name)} AS ${CANONICAL[c.type]}) AS ${quoteIdentifier(c.name)}`).join(", ") : "*";
+  return typedSource(engine, { file: file.path, columns, rowCount: Number(counts[0]), inferred, query: `SELECT ${select} FROM ${from}`, exact: exact && columns.length > 0 });
 }

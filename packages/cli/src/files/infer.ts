@@ -24,14 +24,43 @@ import {
  * - timestamptz: the same with `Z` or an offset on every value (stored as the UTC instant);
  * - text: everything else, and columns with no value at all.
  */
-const INT_RE = /^(?:0|-?[1-9]\d*)$/;
-const FLOAT_RE = /^-?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
-const SHORT_FLOAT_RE = /^-?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)$/;
-const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
-const TIMESTAMP_RE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?$/;
-const TIMESTAMPTZ_RE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)$/;
-const FLOAT_SPECIAL: Record<string, number> = { NaN: NaN, nan: NaN, Infinity: Infinity, "-Infinity": -Infinity, inf: Infinity, "-inf": -Infinity };
-const BOOLEANS: Record<string, boolean> = { true: true, false: false, True: true, False: false, TRUE: true, FALSE: false };
+/**
+ * The shapes of the text types, as regular-expression sources that JavaScript and DuckDB (RE2) read the
+ * same way: registration runs the same rules as SQL (`inference-sql.ts`) over the whole file.
+ */
+export const TEXT_PATTERNS = {
+  int: "^(?:0|-?[1-9]\\d*)$",
+  float: "^-?(?:(?:0|[1-9]\\d*)(?:\\.\\d*)?|\\.\\d+)(?:[eE][+-]?\\d+)?$",
+  shortFloat: "^-?(?:(?:0|[1-9]\\d*)(?:\\.\\d*)?|\\.\\d+)$",
+  date: "^\\d{4}-\\d{2}-\\d{2}$",
+  timestamp: "^\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}(?::\\d{2}(?:\\.\\d{1,6})?)?$",
+  timestamptz: "^\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}(?::\\d{2}(?:\\.\\d{1,6})?)?(?:Z|[+-]\\d{2}(?::?\\d{2})?)$",
+} as const;
+/** Decimal texts of at most this many significant digits (and no exponent) survive a trip through a double. */
+export const SAFE_FLOAT_DIGITS = 15;
+const INT_RE = new RegExp(TEXT_PATTERNS.int);
+const FLOAT_RE = new RegExp(TEXT_PATTERNS.float);
+const SHORT_FLOAT_RE = new RegExp(TEXT_PATTERNS.shortFloat);
+const DATE_RE = new RegExp(TEXT_PATTERNS.date);
+const TIMESTAMP_RE = new RegExp(TEXT_PATTERNS.timestamp);
+const TIMESTAMPTZ_RE = new RegExp(TEXT_PATTERNS.timestamptz);
+/** The float texts that are not numbers (a Map: `"constructor" in {}` is true). */
+export const FLOAT_SPECIAL: ReadonlyMap<string, number> = new Map([
+  ["NaN", NaN],
+  ["nan", NaN],
+  ["Infinity", Infinity],
+  ["-Infinity", -Infinity],
+  ["inf", Infinity],
+  ["-inf", -Infinity],
+]);
+export const BOOLEANS: ReadonlyMap<string, boolean> = new Map([
+  ["true", true],
+  ["false", false],
+  ["True", true],
+  ["False", false],
+  ["TRUE", true],
+  ["FALSE", false],
+]);
 const INT64_MAX = 2n ** 63n - 1n;
 const INT64_MIN = -(2n ** 63n);
 
@@ -44,10 +73,9 @@ export function isCanonicalInt64(s: string): boolean {
 
 /** The text denotes a number that a double holds and gives back (shortest form, same numeric value). */
 export function isLosslessFloat(s: string): boolean {
-  if (s in FLOAT_SPECIAL) return true;
+  if (FLOAT_SPECIAL.has(s)) return true;
   if (!FLOAT_RE.test(s)) return false;
-  // At most 15 significant digits and no exponent: every such decimal survives a trip through a double.
-  if (SHORT_FLOAT_RE.test(s) && s.length - (s.startsWith("-") ? 1 : 0) - (s.includes(".") ? 1 : 0) <= 15) return true;
+  if (SHORT_FLOAT_RE.test(s) && s.length - (s.startsWith("-") ? 1 : 0) - (s.includes(".") ? 1 : 0) <= SAFE_FLOAT_DIGITS) return true;
   const n = Number(s);
   if (!Number.isFinite(n)) return false;
   try {
@@ -75,13 +103,22 @@ function validTimestamp(s: string): boolean {
   }
 }
 
-const INT = 1;
-const FLOAT = 2;
-const BOOL = 4;
-const DATE = 8;
-const TS = 16;
-const TSTZ = 32;
+/** Bits of the candidate types (shared with `inference-sql.ts`). */
+export const CANDIDATE = { int64: 1, float64: 2, boolean: 4, date: 8, timestamp: 16, timestamptz: 32 } as const;
+const { int64: INT, float64: FLOAT, boolean: BOOL, date: DATE, timestamp: TS, timestamptz: TSTZ } = CANDIDATE;
 const ALL = INT | FLOAT | BOOL | DATE | TS | TSTZ;
+
+/** The types whose canonical text `value` is, as bits (the same bits as `inference-sql.ts` computes). */
+export function candidatesOf(value: string): number {
+  let c = 0;
+  if (isCanonicalInt64(value)) c |= INT;
+  if (isLosslessFloat(value)) c |= FLOAT;
+  if (BOOLEANS.has(value)) c |= BOOL;
+  if (DATE_RE.test(value) && validDate(value)) c |= DATE;
+  if (TIMESTAMP_RE.test(value) && validTimestamp(value)) c |= TS;
+  if (TIMESTAMPTZ_RE.test(value) && validTimestamp(value)) c |= TSTZ;
+  return c;
+}
 
 /** Per-column inference state, fed every field of the column once. */
 export class ColumnInference {
@@ -105,15 +142,7 @@ export class ColumnInference {
       this.distinct.add(value);
       if (this.distinct.size > this.trackDistinct) this.distinctOverflow = true;
     }
-    let c = this.candidates;
-    if (c === 0) return;
-    if (c & INT && !isCanonicalInt64(value)) c &= ~INT;
-    if (c & FLOAT && !isLosslessFloat(value)) c &= ~FLOAT;
-    if (c & BOOL && !(value in BOOLEANS)) c &= ~BOOL;
-    if (c & DATE && !(DATE_RE.test(value) && validDate(value))) c &= ~DATE;
-    if (c & TS && !(TIMESTAMP_RE.test(value) && validTimestamp(value))) c &= ~TS;
-    if (c & TSTZ && !(TIMESTAMPTZ_RE.test(value) && validTimestamp(value))) c &= ~TSTZ;
-    this.candidates = c;
+    if (this.candidates !== 0) this.candidates &= candidatesOf(value);
   }
 
   get type(): LogicalType {
@@ -146,9 +175,9 @@ export function fieldConverter(column: ColumnDef): FieldConverter {
     case "int64":
       return (s) => BigInt(s);
     case "float64":
-      return (s) => (s in FLOAT_SPECIAL ? (FLOAT_SPECIAL[s] as number) : Number(s));
+      return (s) => FLOAT_SPECIAL.get(s) ?? Number(s);
     case "boolean":
-      return (s) => BOOLEANS[s] as boolean;
+      return (s) => BOOLEANS.get(s) as boolean;
     case "date":
       return (s) => SqlDate.parse(s);
     case "timestamp":
@@ -161,11 +190,11 @@ export function fieldConverter(column: ColumnDef): FieldConverter {
   }
 }
 
-/** The problem type Python MDM would record for a target column. */
-export function problemTypeOf(inference: ColumnInference): string {
-  const distinct = inference.distinctCount;
+/** The problem type Python MDM would record for a target column, from its type and distinct values. */
+export function problemTypeOf(column: { type: LogicalType; distinctCount?: number }): string {
+  const distinct = column.distinctCount;
   if (distinct === 2) return "binary_classification";
-  if (inference.type === "float64") return "regression";
+  if (column.type === "float64" || column.type === "decimal") return "regression";
   if (distinct !== undefined && distinct <= 20) return "multiclass_classification";
-  return inference.type === "int64" ? "regression" : "multiclass_classification";
+  return column.type === "int64" ? "regression" : "multiclass_classification";
 }

@@ -1,21 +1,18 @@
-import type { ColumnDef, Value } from "@mdm/storage-core";
 import { csvSource } from "./csv-source.js";
 import type { DataFile } from "./discover.js";
-import type { ColumnInference } from "./infer.js";
+import { duckdbSource } from "./duckdb-source.js";
+import type { ScanEngine } from "./scan-engine.js";
+import type { TableSource } from "./table-source.js";
 
-/** One table to load: its columns, its row count, and its rows in batches (read from the file on demand). */
-export interface TableSource {
-  columns: ColumnDef[];
-  rowCount: number;
-  /** Per-column inference of text files (absent for typed formats). */
-  inference?: ColumnInference[];
-  /** Distinct values of the target column, when tracked and few. */
-  batches(batchSize: number, signal?: AbortSignal): AsyncGenerator<Value[][]>;
-  close?(): Promise<void>;
+export type { TableSource } from "./table-source.js";
+
+export interface SourceOptions {
+  /** The column whose distinct values are counted (the target column, for its problem type). */
+  trackDistinct?: string;
 }
 
-export function openSource(file: DataFile, options: { trackDistinct?: string; signal?: AbortSignal } = {}): Promise<TableSource> {
-  if (file.format === "csv" || file.format === "tsv") return csvSource(file, options);
-  // DuckDB (a native library) is loaded only for Parquet and JSON.
-  return import("./duckdb-source.js").then((m) => m.duckdbSource(file, options));
+/** A data file as a table source: CSV/TSV by our inference rules, Parquet and JSON by their own types. */
+export function openSource(engine: ScanEngine, file: DataFile, options: SourceOptions = {}): Promise<TableSource> {
+  if (file.format === "csv" || file.format === "tsv") return csvSource(engine, file, options);
+  return duckdbSource(engine, file, options);
 }

@@ -1,0 +1,126 @@
+import { quoteIdentifier, quoteLiteral, type LogicalType } from "@mdm/storage-core";
+import { BOOLEANS, CANDIDATE, FLOAT_SPECIAL, SAFE_FLOAT_DIGITS, TEXT_PATTERNS } from "./infer.js";
+
+/**
+ * The inference rules of `infer.ts` as DuckDB SQL, so that the engine checks every value of a file in one
+ * scan. The shapes are the same regular-expression sources; what a regex cannot say (a valid calendar day,
+ * a double that gives its text back) is a macro here, checked against the JavaScript rules by a test.
+ */
+
+const list = (values: Iterable<string>) => [...values].map(quoteLiteral).join(", ");
+const re = (source: string) => quoteLiteral(source);
+
+/** Macros the inference and the casts use (created once per scan engine). */
+export const INFERENCE_MACROS: readonly string[] = [
+  // A decimal text as sign, significant digits and exponent ("-12.50e1" -> "-125e0"); zero is "0".
+  `CREATE MACRO mdm_canon_of(neg, digits, exp) AS CASE WHEN rtrim(digits, '0') = '' THEN '0'
+     ELSE neg || rtrim(digits, '0') || 'e' || CAST(exp + length(digits) - length(rtrim(digits, '0')) AS VARCHAR) END`,
+  `CREATE MACRO mdm_canon_parts(p) AS mdm_canon_of(p.neg, ltrim(p.i || p.f, '0'), COALESCE(TRY_CAST(NULLIF(p.e, '') AS BIGINT), 0) - length(p.f))`,
+  `CREATE MACRO mdm_canon(s) AS mdm_canon_parts(regexp_extract(s, '^(-?)(\\d*)\\.?(\\d*)(?:[eE]([+-]?\\d+))?$', ['neg', 'i', 'f', 'e']))`,
+  // A double holds the text's number and gives it back: its shortest text denotes the same number.
+  `CREATE MACRO mdm_float_ok(s) AS COALESCE(isfinite(TRY_CAST(s AS DOUBLE)) AND mdm_canon(s) = mdm_canon(CAST(TRY_CAST(s AS DOUBLE) AS VARCHAR)), false)`,
+  // A calendar day (the proleptic Gregorian calendar), from the fixed positions of YYYY-MM-DD.
+  `CREATE MACRO mdm_day_ok(y, m, d) AS m BETWEEN 1 AND 12 AND d BETWEEN 1 AND CASE
+     WHEN m = 2 THEN CASE WHEN (y % 4 = 0 AND y % 100 <> 0) OR y % 400 = 0 THEN 29 ELSE 28 END
+     WHEN m IN (4, 6, 9, 11) THEN 30 ELSE 31 END`,
+  `CREATE MACRO mdm_date_ok(s) AS mdm_day_ok(TRY_CAST(s[1:4] AS INTEGER), TRY_CAST(s[6:7] AS INTEGER), TRY_CAST(s[9:10] AS INTEGER))`,
+  // A valid day and time of day (HH <= 23, MM <= 59, SS <= 59) of YYYY-MM-DD[T ]HH:MM[:SS...].
+  `CREATE MACRO mdm_clock_ok(s) AS mdm_date_ok(s) AND TRY_CAST(s[12:13] AS INTEGER) <= 23 AND TRY_CAST(s[15:16] AS INTEGER) <= 59
+     AND (s[17:17] <> ':' OR TRY_CAST(s[18:19] AS INTEGER) <= 59)`,
+  // The offset of a timestamptz text in minutes east of UTC ("Z" is 0), NULL when out of range.
+  `CREATE MACRO mdm_offset_parts(o) AS CASE WHEN o = 'Z' THEN 0
+     WHEN TRY_CAST(o[2:3] AS INTEGER) <= 23 AND COALESCE(TRY_CAST(NULLIF(replace(o[4:], ':', ''), '') AS INTEGER), 0) <= 59
+     THEN (CASE WHEN o[1:1] = '-' THEN -1 ELSE 1 END) * (TRY_CAST(o[2:3] AS INTEGER) * 60 + COALESCE(TRY_CAST(NULLIF(replace(o[4:], ':', ''), '') AS INTEGER), 0))
+     END`,
+  `CREATE MACRO mdm_offset(s) AS regexp_extract(s, '(Z|[+-]\\d{2}(?::?\\d{2})?)$')`,
+  `CREATE MACRO mdm_offset_minutes(s) AS mdm_offset_parts(mdm_offset(s))`,
+  // The UTC instant of a timestamptz text: the wall clock before the offset, less the offset.
+  `CREATE MACRO mdm_tstz(s) AS CAST(CAST(s[1:length(s) - length(mdm_offset(s))] AS TIMESTAMP) - to_minutes(mdm_offset_minutes(s)) AS TIMESTAMPTZ)`,
+];
+
+const { int64: INT, float64: FLOAT, boolean: BOOL, date: DATE, timestamp: TS, timestamptz: TSTZ } = CANDIDATE;
+
+/** The candidate bits of one value, SQL over the VARCHAR expression `v` (`candidatesOf` in JavaScript). */
+export function candidateBits(v: string): string {
+  const digits = `length(${v}) - CAST(${v}[1:1] = '-' AS INTEGER) - CAST(contains(${v}, '.') AS INTEGER)`;
+  const float = `CASE WHEN (regexp_full_match(${v}, ${re(TEXT_PATTERNS.shortFloat)}) AND ${digits} <= ${SAFE_FLOAT_DIGITS}) OR mdm_float_ok(${v}) THEN ${FLOAT} ELSE 0 END`;
+  const int = `CASE WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.int)}) AND TRY_CAST(${v} AS BIGINT) IS NOT NULL THEN ${INT} ELSE 0 END`;
+  return `CASE
+    WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.float)}) THEN ${int} | ${float}
+    WHEN ${v} IN (${list(FLOAT_SPECIAL.keys())}) THEN ${FLOAT}
+    WHEN ${v} IN (${list(BOOLEANS.keys())}) THEN ${BOOL}
+    WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.date)}) THEN CASE WHEN mdm_date_ok(${v}) THEN ${DATE} ELSE 0 END
+    WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.timestamp)}) THEN CASE WHEN mdm_clock_ok(${v}) THEN ${TS} ELSE 0 END
+    WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.timestamptz)}) THEN CASE WHEN mdm_clock_ok(${v}) AND mdm_offset_minutes(${v}) IS NOT NULL THEN ${TSTZ} ELSE 0 END
+    ELSE 0 END`;
+}
+
+/** The type of a column from its candidate bits and count of non-NULL values (the order of `ColumnInference.type`). */
+export function typeOfBits(bits: number, nonNull: number): LogicalType {
+  if (nonNull === 0) return "text";
+  if (bits & INT) return "int64";
+  if (bits & FLOAT) return "float64";
+  if (bits & BOOL) return "boolean";
+  if (bits & DATE) return "date";
+  if (bits & TS) return "timestamp";
+  if (bits & TSTZ) return "timestamptz";
+  return "text";
+}
+
+/**
+ * One aggregate over `from` giving, per column (VARCHAR), the count of non-NULL values and the candidate
+ * bits common to all of them; for `distinctOf` also the count of distinct values.
+ */
+export function inferenceQuery(from: string, columns: readonly string[], distinctOf?: string): string {
+  const parts: string[] = [];
+  for (const name of columns) {
+    const v = quoteIdentifier(name);
+    parts.push(`count(${v})`, `COALESCE(bit_and(${candidateBits(v)}) FILTER (WHERE ${v} IS NOT NULL), 0)`);
+  }
+  parts.push(distinctOf === undefined ? "NULL" : `count(DISTINCT ${quoteIdentifier(distinctOf)})`);
+  return `SELECT count(*), ${parts.join(", ")} FROM ${from}`;
+}
+
+export interface InferredColumn {
+  name: string;
+  type: LogicalType;
+  nonNull: number;
+  distinctCount?: number;
+}
+
+/** The row count and columns of `inferenceQuery`'s one row. */
+export function readInference(row: unknown[], columns: readonly string[], distinctOf?: string): { rowCount: number; columns: InferredColumn[] } {
+  const distinct = row[row.length - 1];
+  return {
+    rowCount: Number(row[0]),
+    columns: columns.map((name, i) => {
+      const nonNull = Number(row[1 + 2 * i]);
+      const column: InferredColumn = { name, type: typeOfBits(Number(row[2 + 2 * i]), nonNull), nonNull };
+      if (name === distinctOf && distinct !== null && distinct !== undefined) column.distinctCount = Number(distinct);
+      return column;
+    }),
+  };
+}
+
+/** The SQL that turns a column's text into its inferred type, exactly as `fieldConverter` does in JavaScript. */
+export function castExpression(name: string, type: LogicalType): string {
+  const v = quoteIdentifier(name);
+  switch (type) {
+    case "int64":
+      return `CAST(${v} AS BIGINT)`;
+    case "float64": {
+      const special = [...FLOAT_SPECIAL].map(([text, n]) => `WHEN ${quoteLiteral(text)} THEN CAST(${quoteLiteral(String(n))} AS DOUBLE)`).join(" ");
+      return `CASE ${v} ${special} ELSE CAST(${v} AS DOUBLE) END`;
+    }
+    case "boolean":
+      return `${v} IN (${list([...BOOLEANS].filter(([, b]) => b).map(([t]) => t))})`;
+    case "date":
+      return `CAST(${v} AS DATE)`;
+    case "timestamp":
+      return `CAST(${v} AS TIMESTAMP)`;
+    case "timestamptz":
+      return `mdm_tstz(${v})`;
+    default:
+      return v;
+  }
+}
