@@ -175,10 +175,10 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
   if (previous && !force) {
     throw new MdmError(ErrorCodes.DATASET_EXISTS, `Dataset ${name} is already registered (${previous.database.backend}); pass --force to replace it`);
   }
-  const served = await ctx.backend({ type }, name);
   // Legacy and new share one layout: the new one writes when installed, the flags' choice serves.
+  const served = ctx.implementationFor({ type }, name);
   const fastest = copyWith === "fastest" ? await ctx.fastestImplementation(type, name) : {};
-  const backend = fastest.implementation ? await ctx.backend({ type, implementation: fastest.implementation }, name) : served;
+  const backend = await ctx.backend({ type, implementation: fastest.implementation }, name);
   if (!previous && !force && (await backend.datasetExists(name))) {
     throw new MdmError(
       ErrorCodes.DATASET_EXISTS,
@@ -289,11 +289,11 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
   }
   // Built from what was written: counting the rows again would read the whole dataset back.
   const info = await datasetInfo(ctx, entry as RegistryEntry, backend, name, loaded);
-  info.implementation = served.implementation;
+  info.implementation = served;
   if (options.json) printJson(info);
   else {
     const rows = info.tables.map((t) => `${t.name} ${t.rows.toLocaleString("en-US")} rows`).join(", ");
-    const writer = backend === served ? "" : `; written by ${backend.implementation}`;
+    const writer = backend.implementation === served ? "" : `; written by ${backend.implementation}`;
     print(`${colour.green("Registered")} ${name} in ${info.backend} (${info.implementation}${writer}): ${rows}`);
   }
 }

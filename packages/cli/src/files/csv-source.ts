@@ -19,15 +19,13 @@ function open(file: DataFile): Readable {
   return raw.pipe(gunzip);
 }
 
-/** The start of the file (decompressed): up to its first line break, or at most 1 MB with `whole`. */
-async function firstText(file: DataFile, whole = false): Promise<string> {
+/** The start of the file (decompressed), at most about 1 MB. */
+async function firstText(file: DataFile): Promise<string> {
   const stream = open(file);
   let text = "";
   try {
     for await (const chunk of stream) {
       text += (chunk as Buffer).toString("utf8");
-      const nl = whole ? -1 : text.indexOf("\n");
-      if (nl >= 0) return text.slice(0, nl);
       if (text.length > 1 << 20) break;
     }
   } finally {
@@ -36,10 +34,11 @@ async function firstText(file: DataFile, whole = false): Promise<string> {
   return text;
 }
 
-/** The delimiter of a CSV file: the most frequent of `,` `;` `|` tab outside quotes in its header (as pandas' sniffer would find). */
-export async function sniffDelimiter(file: DataFile): Promise<string> {
+/** The delimiter of a CSV file (`start`: its first text): the most frequent of `,` `;` `|` tab outside quotes in its header (as pandas' sniffer would find). */
+function sniffDelimiter(file: DataFile, start: string): string {
   if (file.format === "tsv") return "\t";
-  const line = (await firstText(file)).replace(/"[^"]*"/g, "");
+  const nl = start.indexOf("\n");
+  const line = (nl >= 0 ? start.slice(0, nl) : start).replace(/"[^"]*"/g, "");
   let best = ",";
   let bestCount = 0;
   for (const candidate of [",", "\t", ";", "|"]) {
@@ -67,9 +66,8 @@ function headerNames(header: Array<string | null>): string[] {
 }
 
 
-/** The header record (the first record, quoted fields and a BOM as csv-parse reads them). */
-async function headerRecord(file: DataFile, delimiter: string): Promise<string[]> {
-  const text = await firstText(file, true);
+/** The header record of the file's first text (quoted fields and a BOM as csv-parse reads them). */
+function headerRecord(file: DataFile, text: string, delimiter: string): string[] {
   let records: string[][];
   try {
     records = parse(text, { delimiter, bom: true, to_line: 1, relax_quotes: false, record_delimiter: ["\r\n", "\n", "\r"] }) as string[][];
@@ -87,8 +85,9 @@ async function headerRecord(file: DataFile, delimiter: string): Promise<string[]
  * NULL, a quoted empty field the empty string. The typed rows are read in a second scan.
  */
 export async function csvSource(engine: ScanEngine, file: DataFile, options: SourceOptions = {}): Promise<TableSource> {
-  const delimiter = await sniffDelimiter(file);
-  const names = headerNames(await headerRecord(file, delimiter));
+  const start = await firstText(file);
+  const delimiter = sniffDelimiter(file, start);
+  const names = headerNames(headerRecord(file, start, delimiter));
   // Internal names c0, c1, ...: DuckDB compares names without case, a file may not.
   const internal = names.map((_, i) => `c${i}`);
   const columnTypes = internal.map((c) => `${quoteLiteral(c)}: 'VARCHAR'`).join(", ");

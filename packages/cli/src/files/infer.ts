@@ -120,6 +120,18 @@ export function candidatesOf(value: string): number {
   return c;
 }
 
+/** A column's type from the candidate bits common to its values and its count of non-NULL values, in order of preference. */
+export function typeOfCandidates(bits: number, nonNull: number): LogicalType {
+  if (nonNull === 0) return "text";
+  if (bits & INT) return "int64";
+  if (bits & FLOAT) return "float64";
+  if (bits & BOOL) return "boolean";
+  if (bits & DATE) return "date";
+  if (bits & TS) return "timestamp";
+  if (bits & TSTZ) return "timestamptz";
+  return "text";
+}
+
 /** Per-column inference state, fed every field of the column once. */
 export class ColumnInference {
   private candidates = ALL;
@@ -146,15 +158,7 @@ export class ColumnInference {
   }
 
   get type(): LogicalType {
-    const c = this.candidates;
-    if (this.nonNull === 0) return "text";
-    if (c & INT) return "int64";
-    if (c & FLOAT) return "float64";
-    if (c & BOOL) return "boolean";
-    if (c & DATE) return "date";
-    if (c & TS) return "timestamp";
-    if (c & TSTZ) return "timestamptz";
-    return "text";
+    return typeOfCandidates(this.candidates, this.nonNull);
   }
 
   /** Distinct non-NULL values seen (undefined when more than the tracked limit). */

@@ -1,5 +1,5 @@
 import { quoteIdentifier, quoteLiteral, type LogicalType } from "@mdm/storage-core";
-import { BOOLEANS, CANDIDATE, FLOAT_SPECIAL, SAFE_FLOAT_DIGITS, TEXT_PATTERNS } from "./infer.js";
+import { BOOLEANS, CANDIDATE, FLOAT_SPECIAL, SAFE_FLOAT_DIGITS, TEXT_PATTERNS, typeOfCandidates } from "./infer.js";
 
 /**
  * The inference rules of `infer.ts` as DuckDB SQL, so that the engine checks every value of a file in one
@@ -17,8 +17,13 @@ export const INFERENCE_MACROS: readonly string[] = [
      ELSE neg || rtrim(digits, '0') || 'e' || CAST(exp + length(digits) - length(rtrim(digits, '0')) AS VARCHAR) END`,
   `CREATE MACRO mdm_canon_parts(p) AS mdm_canon_of(p.neg, ltrim(p.i || p.f, '0'), COALESCE(TRY_CAST(NULLIF(p.e, '') AS BIGINT), 0) - length(p.f))`,
   `CREATE MACRO mdm_canon(s) AS mdm_canon_parts(regexp_extract(s, '^(-?)(\\d*)\\.?(\\d*)(?:[eE]([+-]?\\d+))?$', ['neg', 'i', 'f', 'e']))`,
-  // A double holds the text's number and gives it back: its shortest text denotes the same number.
-  `CREATE MACRO mdm_float_ok(s) AS COALESCE(isfinite(TRY_CAST(s AS DOUBLE)) AND mdm_canon(s) = mdm_canon(CAST(TRY_CAST(s AS DOUBLE) AS VARCHAR)), false)`,
+  // A double holds the text's number and gives it back: its shortest text denotes the same number. Most
+  // such texts are that shortest text already, a comparison that spares the canonical forms.
+  // (A CASE, not OR: DuckDB evaluates both sides of an OR on every row.)
+  `CREATE MACRO mdm_float_text_ok(s, shortest) AS CASE WHEN shortest = s THEN true
+     WHEN shortest IS NULL OR shortest IN ('inf', '-inf', 'nan', 'Infinity', '-Infinity', 'NaN') THEN false
+     ELSE mdm_canon(s) = mdm_canon(shortest) END`,
+  `CREATE MACRO mdm_float_ok(s) AS mdm_float_text_ok(s, CAST(TRY_CAST(s AS DOUBLE) AS VARCHAR))`,
   // A calendar day (the proleptic Gregorian calendar), from the fixed positions of YYYY-MM-DD.
   `CREATE MACRO mdm_day_ok(y, m, d) AS m BETWEEN 1 AND 12 AND d BETWEEN 1 AND CASE
      WHEN m = 2 THEN CASE WHEN (y % 4 = 0 AND y % 100 <> 0) OR y % 400 = 0 THEN 29 ELSE 28 END
@@ -55,18 +60,6 @@ export function candidateBits(v: string): string {
     ELSE 0 END`;
 }
 
-/** The type of a column from its candidate bits and count of non-NULL values (the order of `ColumnInference.type`). */
-export function typeOfBits(bits: number, nonNull: number): LogicalType {
-  if (nonNull === 0) return "text";
-  if (bits & INT) return "int64";
-  if (bits & FLOAT) return "float64";
-  if (bits & BOOL) return "boolean";
-  if (bits & DATE) return "date";
-  if (bits & TS) return "timestamp";
-  if (bits & TSTZ) return "timestamptz";
-  return "text";
-}
-
 /**
  * One aggregate over `from` giving, per column (VARCHAR), the count of non-NULL values and the candidate
  * bits common to all of them; for `distinctOf` also the count of distinct values.
@@ -95,7 +88,7 @@ export function readInference(row: unknown[], columns: readonly string[], distin
     rowCount: Number(row[0]),
     columns: columns.map((name, i) => {
       const nonNull = Number(row[1 + 2 * i]);
-      const column: InferredColumn = { name, type: typeOfBits(Number(row[2 + 2 * i]), nonNull), nonNull };
+      const column: InferredColumn = { name, type: typeOfCandidates(Number(row[2 + 2 * i]), nonNull), nonNull };
       if (name === distinctOf && distinct !== null && distinct !== undefined) column.distinctCount = Number(distinct);
       return column;
     }),

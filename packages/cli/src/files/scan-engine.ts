@@ -13,7 +13,10 @@ export class ScanEngine {
     private readonly connection: DuckDBConnection,
     /** What errors name: the file being read. */
     public label: string,
+    private readonly signal?: AbortSignal,
   ) {}
+
+  private readonly interrupt = () => this.connection.interrupt();
 
   /** `label` names the file in errors. An abort interrupts the running query. */
   static async open(label: string, signal?: AbortSignal): Promise<ScanEngine> {
@@ -21,7 +24,7 @@ export class ScanEngine {
     const { DuckDBInstance } = await import("@duckdb/node-api");
     const instance = await DuckDBInstance.create(":memory:", { memory_limit: "160MB", preserve_insertion_order: "true" });
     const connection = await instance.connect();
-    const engine = new ScanEngine(instance, connection, label);
+    const engine = new ScanEngine(instance, connection, label, signal);
     try {
       // Time-zone arithmetic in UTC (ICU is built into the node binary; without it UTC is the only zone).
       await connection.run("LOAD icu").catch(() => undefined);
@@ -31,7 +34,7 @@ export class ScanEngine {
       engine.close();
       throw engine.failure(error);
     }
-    signal?.addEventListener("abort", () => connection.interrupt(), { once: true });
+    signal?.addEventListener("abort", engine.interrupt, { once: true });
     return engine;
   }
 
@@ -71,6 +74,7 @@ export class ScanEngine {
   }
 
   close(): void {
+    this.signal?.removeEventListener("abort", this.interrupt);
     try {
       this.connection.closeSync();
     } finally {
