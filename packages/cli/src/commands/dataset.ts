@@ -156,6 +156,8 @@ export interface RegisterOptions {
 
 export async function registerCommand(ctx: CliContext, rawName: string, path: string, options: RegisterOptions, signal: AbortSignal): Promise<void> {
   const name = normalizeDatasetName(rawName);
+  // A damaged entry is refused before the lock is taken, so that it fails the same way whoever holds the lock.
+  if (ctx.registry.exists(name)) ctx.entry(name);
   const lock = ctx.lockDataset(name, `register ${name}`);
   try {
     await register(ctx, name, path, options, signal);
@@ -428,6 +430,7 @@ export async function infoCommand(ctx: CliContext, name: string, options: { json
 
 export async function removeCommand(ctx: CliContext, rawName: string, options: { force?: boolean; json?: boolean }): Promise<void> {
   const name = normalizeDatasetName(rawName);
+  ctx.entry(name); // a missing or damaged entry is refused before the lock is taken
   const lock = ctx.lockDataset(name, `remove ${name}`);
   try {
     await remove(ctx, name, options);
