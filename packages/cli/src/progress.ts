@@ -109,8 +109,8 @@ export class TableProgress {
     const rate = seconds > 0 ? rows / seconds : rows;
     if (t.unit === "%") {
       t.done = 100;
-      if (t.bar) t.bar.update(100, { label, detail: "scanned", etaText: "0s" });
-      else this.line(`${label}: scanned in ${seconds.toFixed(2)} s`);
+      if (t.bar) t.bar.update(100, { label, detail: `${rows.toLocaleString("en-US")} rows`, etaText: "0s" });
+      else this.line(`${label}: done, ${rows.toLocaleString("en-US")} rows in ${seconds.toFixed(2)} s (${formatRate(rate)} rows/s)`);
       return;
     }
     t.done = rows;

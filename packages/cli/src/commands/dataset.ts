@@ -283,7 +283,8 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
     progress.stop();
     if (published) await backend.dropDataset(name).catch(() => undefined);
     else await backend.dropDatabase(staging).catch(() => undefined);
-    throw signal.aborted && !isMdmError(error, ErrorCodes.ABORTED) ? new MdmError(ErrorCodes.ABORTED, "Registration interrupted; nothing was registered", { cause: error }) : error;
+    // Whichever part saw the abort first (a reader, a writer, the scan), the user is told what is on disk.
+    throw signal.aborted ? new MdmError(ErrorCodes.ABORTED, "Registration interrupted; nothing was registered", { cause: error }) : error;
   } finally {
     progress.stop();
     rmSync(`${staging}${IMPORT_SIDECAR}`, { recursive: true, force: true });
@@ -302,6 +303,7 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
 
 /** Run a scan, showing DuckDB's estimate of its progress every 250 ms (a bar on a terminal). */
 async function withScanProgress<T>(scan: ScanEngine, progress: TableProgress, key: string, label: string, work: () => Promise<T>): Promise<T> {
+  progress.percent(key, label, 0); // the clock starts now, not at the first estimate
   const timer = setInterval(() => progress.percent(key, label, scan.progress()), 250);
   try {
     return await work();

@@ -41,6 +41,7 @@ export class ScanEngine {
   /** Every row of a (small) result. */
   async rows(sql: string): Promise<unknown[][]> {
     try {
+      this.throwIfAborted();
       return (await this.connection.runAndReadAll(sql)).getRows() as unknown[][];
     } catch (error) {
       throw this.failure(error);
@@ -49,6 +50,7 @@ export class ScanEngine {
 
   async run(sql: string): Promise<void> {
     try {
+      this.throwIfAborted();
       await this.connection.run(sql);
     } catch (error) {
       throw this.failure(error);
@@ -58,10 +60,16 @@ export class ScanEngine {
   /** A streaming result, fetched one chunk at a time by the caller. */
   async stream(sql: string): Promise<DuckDBResult> {
     try {
+      this.throwIfAborted();
       return await this.connection.stream(sql);
     } catch (error) {
       throw this.failure(error);
     }
+  }
+
+  /** An abort that came between two queries stops the next one before it starts. */
+  private throwIfAborted(): void {
+    if (this.signal?.aborted) throw new MdmError(ErrorCodes.ABORTED, "Registration interrupted; nothing was registered");
   }
 
   /** How far the running query is, 0–100 (DuckDB's estimate; -1 when it has none). */
