@@ -137,6 +137,27 @@ describe("mdm dataset register", () => {
     expect(info.problem_type).toBe("binary_classification");
   });
 
+  it.each(["sqlite", "duckdb"])("JSON integers DuckDB reads as HUGEINT are int64 when every value fits (%s); one beyond int64 keeps the column decimal", async (backendType) => {
+    writeFileSync(join(files, "signs.json"), JSON.stringify([{ id: 1, n: -5 }, { id: 2, n: 9223372036854775807n.toString() }, { id: 3, n: null }]).replace(/"(\d+)"/, "$1"));
+    writeFileSync(join(files, "wide.json"), '[{"id":1,"n":-5},{"id":2,"n":18446744073709551615}]');
+    const r = await mdm(["dataset", "register", `signs_${backendType}`, join(files, "signs.json"), "--backend", backendType, "--json"], env());
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).tables[0].columns).toEqual([
+      { name: "id", type: "int64" },
+      { name: "n", type: "int64" },
+    ]);
+    const backend = backendType === "sqlite" ? new SqliteStorageBackend({ homeDir: home }) : new DuckdbStorageBackend({ homeDir: home });
+    try {
+      const df = await backend.readTable("data", { engine: await backend.getDatasetEngine(`signs_${backendType}`), orderBy: ["id"] });
+      expect(df.rows.map((row) => (row as Record<string, unknown>).n)).toEqual([-5n, 9223372036854775807n, null]);
+    } finally {
+      await backend.close();
+    }
+    const wide = await mdm(["dataset", "register", `wide_${backendType}`, join(files, "wide.json"), "--backend", backendType, "--json"], env());
+    expect(wide.code, wide.stderr).toBe(0);
+    expect(JSON.parse(wide.stdout).tables[0].columns[1]).toEqual({ name: "n", type: "decimal" });
+  });
+
   it("detects train/test/validation/sample_submission in a directory as MDM does", async () => {
     const dir = join(files, "kaggle");
     mkdirSync(dir);

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { ErrorCodes, MdmError, quoteIdentifier, quoteLiteral } from "@mdm/storage-core";
+import { ErrorCodes, MdmError, quoteIdentifier, quoteLiteral, type ColumnDef } from "@mdm/storage-core";
 import type { DataFile } from "./discover.js";
 import type { InferredColumn } from "./inference-sql.js";
 import type { ScanEngine } from "./scan-engine.js";
@@ -14,6 +14,9 @@ const READERS = { parquet: "read_parquet", json: "read_json_auto" } as const;
  * and gives what the backend's own writer would store: those columns can go to a DuckDB target as Parquet.
  */
 const EXACT_TYPES = new Set(["BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "FLOAT", "DOUBLE", "DATE", "TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP WITH TIME ZONE", "VARCHAR"]);
+const WIDE_INTEGERS = new Set(["HUGEINT", "UBIGINT", "UHUGEINT"]);
+const INT64_MIN = "-9223372036854775808";
+const INT64_MAX = "9223372036854775807";
 const CANONICAL: Record<string, string> = { int64: "BIGINT", float64: "DOUBLE", boolean: "BOOLEAN", date: "DATE", timestamp: "TIMESTAMP", timestamptz: "TIMESTAMPTZ", text: "VARCHAR" };
 
 /**
@@ -31,14 +34,27 @@ export async function duckdbSource(engine: ScanEngine, file: DataFile, options: 
   const target = options.trackDistinct !== undefined && columns.some((c) => c.name === options.trackDistinct) ? options.trackDistinct : undefined;
   const nonNull = columns.map((c) => `count(${quoteIdentifier(c.name)})`).join(", ");
   const distinct = target === undefined ? "NULL" : `count(DISTINCT ${quoteIdentifier(target)})`;
-  const [row] = (await engine.rows(`SELECT count(*), ${distinct}${nonNull ? `, ${nonNull}` : ""} FROM ${from}`)) as unknown[][];
+  // DuckDB's JSON reader gives HUGEINT (and Parquet may hold UBIGINT) to integers that all fit in int64:
+  // those columns are int64 when every value does, as for CSV.
+  const wide = columns.flatMap((c, i) => (WIDE_INTEGERS.has(duckTypes[i] as string) ? [i] : []));
+  const fits = wide.map((i) => `coalesce(bool_and(${quoteIdentifier((columns[i] as ColumnDef).name)} BETWEEN ${INT64_MIN} AND ${INT64_MAX}), true)`);
+  const [row] = (await engine.rows(`SELECT count(*), ${distinct}${nonNull ? `, ${nonNull}` : ""}${fits.map((f) => `, ${f}`).join("")} FROM ${from}`)) as unknown[][];
   const counts = row as unknown[];
+  wide.forEach((i, k) => {
+    if (counts[2 + columns.length + k] === true) {
+      columns[i] = { ...(columns[i] as ColumnDef), type: "int64" };
+      duckTypes[i] = "BIGINT";
+    }
+  });
   const inferred: InferredColumn[] = columns.map((c, i) => {
     const column: InferredColumn = { name: c.name, type: c.type, nonNull: Number(counts[2 + i]) };
     if (c.name === target) column.distinctCount = Number(counts[1]);
     return column;
   });
   const exact = columns.every((c, i) => EXACT_TYPES.has(duckTypes[i] as string) && CANONICAL[c.type] !== undefined);
-  const select = exact ? columns.map((c) => `CAST(${quoteIdentifier(c.name)} AS ${CANONICAL[c.type]}) AS ${quoteIdentifier(c.name)}`).join(", ") : "*";
-  return typedSource(engine, { file: file.path, columns, rowCount: Number(counts[0]), inferred, query: `SELECT ${select} FROM ${from}`, exact: exact && columns.length > 0 });
+  const narrowed = new Set(wide.filter((i) => duckTypes[i] === "BIGINT"));
+  const select = columns
+    .map((c, i) => (exact || narrowed.has(i) ? `CAST(${quoteIdentifier(c.name)} AS ${CANONICAL[c.type]}) AS ${quoteIdentifier(c.name)}` : quoteIdentifier(c.name)))
+    .join(", ");
+  return typedSource(engine, { file: file.path, columns, rowCount: Number(counts[0]), inferred, query: `SELECT ${select || "*"} FROM ${from}`, exact: exact && columns.length > 0 });
 }
