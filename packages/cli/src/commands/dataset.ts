@@ -260,11 +260,6 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
     await backend.publishStaging(staging, name, { replace: force });
     published = true;
 
-    // A replaced dataset that lived in another backend is dropped there.
-    if (previous && previous.database.backend !== type) {
-      const old = await ctx.backend({ type: previous.database.backend }, name);
-      if (await old.datasetExists(name)) await old.dropDataset(name);
-    }
     // The registry entry is written last: until here, nothing is registered.
     entry = {
       ...(force && previous ? previous : {}),
@@ -279,6 +274,16 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
     };
     if (options.description !== undefined) entry.description = options.description;
     ctx.registry.write(entry);
+    // A replaced dataset that lived in another backend is dropped there, after the registry points at the new
+    // one: a reader in between sees the old copy or the new one, never an entry without its database.
+    if (previous && previous.database.backend !== type) {
+      const old = await ctx.backend({ type: previous.database.backend }, name);
+      try {
+        if (await old.datasetExists(name)) await old.dropDataset(name);
+      } catch (error) {
+        process.stderr.write(`mdm: note: the replaced ${previous.database.backend} copy of ${name} could not be dropped (${error instanceof Error ? error.message : String(error)})\n`);
+      }
+    }
   } catch (error) {
     progress.stop();
     if (published) await backend.dropDataset(name).catch(() => undefined);
