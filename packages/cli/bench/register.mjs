@@ -37,19 +37,13 @@
 // PostgreSQL: MDM_TEST_POSTGRES_URL (default postgresql://root@127.0.0.1:5432/postgres). The MDM home gets an
 // mdm.yaml pointing database.postgresql at that server with a random database_prefix; every database the run
 // creates starts with that prefix and is dropped after each run and at the end. --keep keeps the temp directory.
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import os from "node:os";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { MDM_BIN, PG_URL, TIME_BIN, dropDatabases, duckdb, failure, fmt, load, mb, mdmEnv, mdmYaml, ok, pgUrl, psql, run } from "./bench-support.mjs";
 
-const SCRIPT = fileURLToPath(import.meta.url);
-const MDM_BIN = fileURLToPath(new URL("../dist/bin.js", import.meta.url));
-const PG_URL = process.env.MDM_TEST_POSTGRES_URL ?? "postgresql://root@127.0.0.1:5432/postgres";
-const TIME_BIN = existsSync("/usr/bin/time") ? "/usr/bin/time" : undefined;
 const SQLITE_BIN = existsSync("/usr/bin/sqlite3") ? "/usr/bin/sqlite3" : "sqlite3";
 const ENGINES = ["sqlite", "duckdb", "postgresql"];
 const FORMATS = { csv: { rows: 500_000, ext: "csv" }, parquet: { rows: 3_000_000, ext: "parquet" }, json: { rows: 200_000, ext: "json" } };
@@ -58,10 +52,6 @@ const HEADER = ["id", "x1", "x2", "x3", "x4", "n1", "n2", "cat1", "cat2", "flag"
 const PG_DDL = "CREATE TABLE t (id bigint, x1 double precision, x2 double precision, x3 double precision, x4 double precision, n1 integer, n2 integer, cat1 text, cat2 text, flag boolean, day date, ts timestamp)";
 const TARGET = { new: 0.5, default: 0.25, rssMb: 300, growth: 0.2 };
 
-const fmt = (n) => Math.round(n).toLocaleString("en-US");
-const mb = (kb) => (kb === undefined ? "?" : `${(kb / 1024).toFixed(0)} MB`);
-const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ");
-const ok = (good) => (good ? "met" : "MISSED");
 
 // ------------------------------------------------------------------------------------------------
 // Options
@@ -192,76 +182,6 @@ async function writeData(file, n, seed, format) {
  * Run a command as a child process, under /usr/bin/time -v when present: wall seconds (taken here), peak
  * RSS in kB (/usr/bin/time, else mdm's max_rss_kb line), CPU seconds, exit code, stdout, stderr.
  */
-async function run(command, args, { env = process.env, cwd } = {}) {
-  const started = performance.now();
-  const child = spawn(TIME_BIN ?? command, TIME_BIN ? ["-v", command, ...args] : args, { env, cwd, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  const [code] = await once(child, "close");
-  const seconds = (performance.now() - started) / 1000;
-  const timeRss = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr)?.[1];
-  const selfRss = /max_rss_kb=(\d+)/.exec(stderr)?.[1];
-  const user = Number(/User time \(seconds\): ([\d.]+)/.exec(stderr)?.[1] ?? NaN);
-  const sys = Number(/System time \(seconds\): ([\d.]+)/.exec(stderr)?.[1] ?? NaN);
-  const own = stderr.replace(/\n?\s*Command being timed:[\s\S]*$/, "");
-  return { code, seconds, rssKb: timeRss ? Number(timeRss) : selfRss ? Number(selfRss) : undefined, selfRssKb: selfRss ? Number(selfRss) : undefined, cpu: user + sys, stdout, stderr: own };
-}
-
-function failure(what, result) {
-  return new Error(`${what} exited with ${result.code}:\n${(result.stderr || result.stdout).trim().split("\n").slice(-15).join("\n")}`);
-}
-
-/** Child mode: run SQL statements in DuckDB (@duckdb/node-api of packages/storage-duckdb), print the last result's first value. */
-async function duckdbChild(spec) {
-  const require = createRequire(new URL("../../storage-duckdb/package.json", import.meta.url));
-  const { DuckDBInstance } = await import(pathToFileURL(require.resolve("@duckdb/node-api")).href);
-  const instance = await DuckDBInstance.create(spec.db);
-  const connection = await instance.connect();
-  let last;
-  for (const sql of spec.sql) last = await connection.runAndReadAll(sql);
-  const value = last?.getRows()[0]?.[0];
-  connection.closeSync();
-  instance.closeSync();
-  process.stdout.write(`${JSON.stringify({ value: value === undefined ? null : String(value) })}\n`);
-}
-
-async function duckdb(db, sql) {
-  const result = await run(process.execPath, [SCRIPT, "--duckdb-child", JSON.stringify({ db, sql })]);
-  if (result.code !== 0) throw failure("DuckDB", result);
-  return { ...result, value: JSON.parse(result.stdout.trim().split("\n").pop()).value };
-}
-
-// ------------------------------------------------------------------------------------------------
-// PostgreSQL
-
-const pgUrl = (database) => {
-  const url = new URL(PG_URL);
-  if (database) url.pathname = `/${encodeURIComponent(database)}`;
-  return url.toString();
-};
-
-async function psql(sql, database) {
-  const result = await run("psql", [pgUrl(database), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", sql]);
-  if (result.code !== 0) throw failure(`psql -c ${JSON.stringify(sql.slice(0, 80))}`, result);
-  return result;
-}
-
-async function dropDatabases(prefix) {
-  const { stdout } = await psql(`SELECT datname FROM pg_database WHERE starts_with(datname, '${prefix}')`);
-  for (const name of stdout.split("\n").filter(Boolean)) await psql(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-}
-
-function mdmYaml(prefix) {
-  const url = new URL(PG_URL);
-  const lines = ["database:", "  postgresql:", `    host: ${JSON.stringify(url.hostname)}`, `    port: ${Number(url.port || 5432)}`];
-  if (url.username) lines.push(`    user: ${JSON.stringify(decodeURIComponent(url.username))}`);
-  if (url.password) lines.push(`    password: ${JSON.stringify(decodeURIComponent(url.password))}`);
-  lines.push(`    database_prefix: ${JSON.stringify(prefix)}`, '    sslmode: "disable"');
-  return `${lines.join("\n")}\n`;
-}
-
 // ------------------------------------------------------------------------------------------------
 // Loaders and ours
 
@@ -300,10 +220,7 @@ async function runOurs(engine, flags, file, rows, work, prefix) {
   rmSync(home, { recursive: true, force: true });
   mkdirSync(home, { recursive: true });
   if (engine === "postgresql") writeFileSync(join(home, "mdm.yaml"), mdmYaml(prefix));
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MDM_")) env[k] = v;
-  Object.assign(env, { MDM_HOME_DIR: home, MDM_PRINT_MAX_RSS: "1", NO_COLOR: "1" });
-  if (flags === "new") env.MDM_FEATURE_USE_NEW_STORAGE = "true";
+  const env = mdmEnv(home, flags === "new" ? { MDM_FEATURE_USE_NEW_STORAGE: "true" } : {});
   const name = `regbench_${flags}`;
   const loadBefore = load();
   try {
@@ -452,9 +369,7 @@ async function main() {
   }
 }
 
-if (process.argv[2] === "--duckdb-child") await duckdbChild(JSON.parse(process.argv[3]));
-else
-  await main().catch((error) => {
+await main().catch((error) => {
     console.error(`register bench: ${error.message}`);
     process.exitCode = 1;
   });
