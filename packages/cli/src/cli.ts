@@ -90,6 +90,7 @@ function buildProgram(runtime: Runtime): Command {
     .addOption(new Option("--format <format>", "file format").choices(["csv", "parquet", "json"]).default("csv"))
     .option("--output <dir>", "output directory (default: ./<name>)")
     .option("--table <table>", "only this table")
+    .addOption(new Option("--read-with <choice>", "implementation that reads: fastest (the new one when installed) or flags (the flags' choice)").choices(["fastest", "flags"]).default("fastest"))
     .option("--json", "print the written files as JSON")
     .action(async (name: string, opts) => exportCommand(context(), name, opts));
 

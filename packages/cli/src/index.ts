@@ -3,6 +3,6 @@
 export { main, cliVersion } from "./cli.js";
 export { ExitCodes, exitCodeOf, type ExitCode } from "./exit-codes.js";
 export { ColumnInference, fieldConverter, isCanonicalInt64, isLosslessFloat, problemTypeOf } from "./files/infer.js";
-export { csvText } from "./files/csv-export.js";
+export { csvText } from "@mdm/storage-core";
 export { discoverDataFiles, type DataFile, type DataFormat } from "./files/discover.js";
 export type { DatasetInfo, DatasetListItem } from "./commands/dataset.js";

@@ -66,6 +66,8 @@ const SCENARIOS: Scenario[] = [
   { title: "migrate SQLite -> DuckDB", source: "sqlite", args: () => ["migrate", "big", "--to", "duckdb"], needs: 800_000 },
   { title: "migrate DuckDB -> SQLite", source: "duckdb", args: () => ["migrate", "big", "--to", "sqlite"], needs: 190_000 },
   { title: "export a DuckDB dataset to CSV", source: "duckdb", args: (out) => ["dataset", "export", "big", "--output", out], needs: 175_000 },
+  { title: "export a SQLite dataset to CSV (core's writer on SQLite's stored values)", source: "sqlite", args: (out) => ["dataset", "export", "big", "--output", out], needs: 175_000 },
+  { title: "export a SQLite dataset to CSV through legacy (core's writer on converted rows)", source: "sqlite", args: (out) => ["dataset", "export", "big", "--output", out, "--read-with", "flags"], needs: 175_000 },
 ];
 
 const LEVELS: Array<{ label: string; free: (s: Scenario) => number; newStorageToo?: boolean }> = [

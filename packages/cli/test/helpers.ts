@@ -5,7 +5,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { TableChecksum, type IStorageBackend } from "@mdm/storage-core";
+import { TableChecksum, isSqlDate, isSqlTimestamp, type IStorageBackend } from "@mdm/storage-core";
 
 export const MDM_BIN = resolve(fileURLToPath(new URL(".", import.meta.url)), "..", "dist", "bin.js");
 export const EXAMPLE_DATASET = resolve(fileURLToPath(new URL(".", import.meta.url)), "..", "..", "..", "data", "example-dataset");
@@ -131,3 +131,16 @@ export async function dropPostgresDatabases(config: ReturnType<typeof postgresEn
     await backend.close();
   }
 }
+
+/** A value as comparable text that keeps its type: 1n and 1 and "1" differ, -0 is not 0. */
+export function shown(v: unknown): string {
+  if (v === null || v === undefined) return "NULL";
+  if (typeof v === "bigint") return `int:${v}`;
+  if (typeof v === "number") return `num:${Object.is(v, -0) ? "-0" : String(v)}`;
+  if (typeof v === "boolean") return `bool:${v}`;
+  if (isSqlDate(v)) return `date:${v.toString()}`;
+  if (isSqlTimestamp(v)) return `ts:${v.toString()}`;
+  if (typeof v === "string") return `text:${JSON.stringify(v)}`;
+  return `other:${JSON.stringify(v)}`;
+}
+

@@ -3,11 +3,11 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isSqlDate, isSqlTimestamp, type IStorageBackend, type LogicalType } from "@mdm/storage-core";
+import type { IStorageBackend, LogicalType } from "@mdm/storage-core";
 import { SqliteStorageBackend } from "@mdm/storage-sqlite";
 import { DuckdbStorageBackend } from "@mdm/storage-duckdb";
 import { ColumnInference, fieldConverter } from "../src/files/infer.js";
-import { cleanEnv, dropPostgresDatabases, mdm, postgresAvailable, postgresEnv, removeDir, tempDir } from "./helpers.js";
+import { cleanEnv, dropPostgresDatabases, mdm, postgresAvailable, postgresEnv, removeDir, shown, tempDir } from "./helpers.js";
 
 // Registration reads files through DuckDB and decides types in SQL. What it stores must be exactly what the
 // rules of infer.ts say of the file's text, parsed here by an independent parser (csv-parse): the reference.
@@ -50,18 +50,6 @@ function reference(text: string): { types: Record<string, LogicalType>; rows: st
   const converters = columns.map((c) => fieldConverter(c));
   const rows = body.map((row) => row.map((v, i) => shown(v === null ? null : (converters[i] as (s: string) => unknown)(v))));
   return { types: Object.fromEntries(columns.map((c) => [c.name, c.type])), rows };
-}
-
-/** A value as comparable text that keeps its type: 1n and 1 and "1" differ, -0 is not 0. */
-function shown(v: unknown): string {
-  if (v === null || v === undefined) return "NULL";
-  if (typeof v === "bigint") return `int:${v}`;
-  if (typeof v === "number") return `num:${Object.is(v, -0) ? "-0" : String(v)}`;
-  if (typeof v === "boolean") return `bool:${v}`;
-  if (isSqlDate(v)) return `date:${v.toString()}`;
-  if (isSqlTimestamp(v)) return `ts:${v.toString()}`;
-  if (typeof v === "string") return `text:${JSON.stringify(v)}`;
-  return `other:${JSON.stringify(v)}`;
 }
 
 async function storedRows(backend: IStorageBackend, name: string): Promise<string[][]> {

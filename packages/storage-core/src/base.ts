@@ -29,8 +29,10 @@ import type {
   Value,
   WriteOptions,
 } from "./types.js";
-import { SPECIAL_VALUE_TYPES } from "./types.js";
+import { FILE_FORMATS, SPECIAL_VALUE_TYPES } from "./types.js";
 import { columnNormalizer, type ValueNormalizer } from "./values.js";
+import { writeCsvFile } from "./csv-writer.js";
+import { writeThenRename } from "./durable-file.js";
 import type { DatabaseHold, DatasetHold } from "./hold.js";
 
 /** A FIFO lock: one holder at a time, in call order. */
@@ -326,8 +328,15 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
     throw new MdmError(ErrorCodes.UNSUPPORTED_OPERATION, `${this.describe()} has no native file import`);
   }
 
-  protected async _exportFile(_session: TSession, _table: string, _filePath: string, _format: FileFormat): Promise<void> {
-    throw new MdmError(ErrorCodes.UNSUPPORTED_OPERATION, `${this.describe()} has no native file export`);
+  /**
+   * Write a table to a new file at `filePath` (the base class renames it onto the caller's name when
+   * this returns); the rows written. Here: CSV through `writeCsvFile` from `_streamSelect`; a backend
+   * whose engine writes files overrides it (and declares its formats in `capabilities.fileImportExport`).
+   */
+  protected async _exportFile(session: TSession, table: string, _columns: ColumnDef[], filePath: string, format: FileFormat): Promise<number> {
+    if (format !== "csv") throw new MdmError(ErrorCodes.UNSUPPORTED_OPERATION, `${this.describe()} has no native ${format} export`);
+    const plan = await this.selectPlan(session, table, { keepInCache: false });
+    return writeCsvFile(filePath, plan.columns, this._streamSelect(session, plan));
   }
 
   protected _stagingPath(_datasetName: string, _runId: string): string {
@@ -1319,19 +1328,24 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
     );
   }
 
-  exportFile(tableName: string, filePath: string, format: FileFormat, options: { engine?: StorageEngine } = {}): Promise<void> {
+  exportFile(tableName: string, filePath: string, format: FileFormat, options: { engine?: StorageEngine } = {}): Promise<number> {
     return this.run(
       "export_file",
       async () => {
         validateIdentifier(tableName, "table");
         if (typeof filePath !== "string" || filePath === "") throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "exportFile() needs a file path");
+        if (!(FILE_FORMATS as readonly string[]).includes(format)) throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Unknown file format ${JSON.stringify(format)} (${FILE_FORMATS.join(", ")})`);
+        if (format !== "csv" && !this.capabilities.fileImportExport.includes(format)) {
+          throw new MdmError(ErrorCodes.UNSUPPORTED_OPERATION, `${this.describe()} has no native ${format} export`);
+        }
         const entry = await this.engineEntryFor(options.engine);
-        await this.withSession(entry, async (session) => {
-          await this.requireColumns(session, tableName);
-          await this._exportFile(session, tableName, filePath, format);
+        return this.withSession(entry, async (session) => {
+          const columns = await this.requireColumns(session, tableName);
+          return writeThenRename(filePath, (temporary) => this._exportFile(session, tableName, columns, temporary, format));
         });
       },
       { table: String(tableName) },
+      (n) => n,
     );
   }
 

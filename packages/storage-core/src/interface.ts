@@ -180,8 +180,13 @@ export interface IStorageBackend {
   getDatabaseSize(engine?: StorageEngine): Promise<number>;
   /** Native import of a file into a table (MDM_UNSUPPORTED_OPERATION where the engine has none). */
   importFile(tableName: string, filePath: string, format: FileFormat, options?: WriteOptions): Promise<number>;
-  /** Native export of a table into a file. */
-  exportFile(tableName: string, filePath: string, format: FileFormat, options?: { engine?: StorageEngine }): Promise<void>;
+  /**
+   * Export a table into a file; the rows written. CSV works on every backend (the engine's own writer
+   * where it has one, else the base class's streaming writer; see `csvText` for the text of each type);
+   * Parquet and JSON where `capabilities.fileImportExport` lists them (MDM_UNSUPPORTED_OPERATION
+   * elsewhere). The file appears only when complete: it is written beside `filePath` and renamed.
+   */
+  exportFile(tableName: string, filePath: string, format: FileFormat, options?: { engine?: StorageEngine }): Promise<number>;
 
   // --- metrics -------------------------------------------------------------------------------
   getMetrics(): MetricSummary[];

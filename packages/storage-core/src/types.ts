@@ -135,7 +135,7 @@ export interface BackendCapabilities {
   concurrentReads: boolean;
   /** Writes are serialised by the base class (single-writer engines). */
   serializedWrites: boolean;
-  /** Native Parquet / JSON import and export of a table. */
+  /** Native import and export of a table for these formats (exportFile writes CSV on every backend). */
   fileImportExport: Array<"parquet" | "json" | "csv">;
   /** Metrics are recorded on every operation. */
   metrics: boolean;
@@ -216,4 +216,5 @@ export interface ListTablesOptions {
   includeSystem?: boolean;
 }
 
-export type FileFormat = "parquet" | "json" | "csv";
+export const FILE_FORMATS = ["parquet", "json", "csv"] as const;
+export type FileFormat = (typeof FILE_FORMATS)[number];

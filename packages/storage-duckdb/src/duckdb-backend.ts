@@ -1,6 +1,4 @@
-import { randomBytes } from "node:crypto";
-import { renameSync, rmSync } from "node:fs";
-import { basename, dirname, join, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { DuckDBConnection, DuckDBType } from "@duckdb/node-api";
 import {
   ErrorCodes,
@@ -19,6 +17,7 @@ import { resultBatches } from "./chunks.js";
 import { DuckdbFileBackend, type DuckdbBackendOptions, type DuckdbEngine, type DuckdbSession } from "./duckdb-file-backend.js";
 import type { InstanceLease } from "./instance-cache.js";
 import { TableAppender } from "./table-appender.js";
+import { duckdbCsvColumn } from "./csv-columns.js";
 
 
 /** Idle connections kept per database for the next operations. */
@@ -156,18 +155,15 @@ export class DuckdbStorageBackend extends DuckdbFileBackend<DuckdbStorageEngine,
     return Number((await counted.getRows())[0]?.[0] ?? 0);
   }
 
-  /** `COPY ... TO` a temporary file beside the target, renamed onto it when complete. */
-  protected override async _exportFile(session: PooledSession, table: string, filePath: string, format: FileFormat): Promise<void> {
-    const target = resolve(filePath);
-    const temporary = join(dirname(target), `.${basename(target)}.tmp-${randomBytes(6).toString("hex")}`);
-    const options = format === "parquet" ? "FORMAT PARQUET" : format === "json" ? "FORMAT JSON" : format === "csv" ? "FORMAT CSV, HEADER" : undefined;
-    if (!options) throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Unknown file format ${JSON.stringify(format)}`);
-    try {
-      await session.connection.run(`COPY ${quoteIdentifier(table)} TO ${quoteLiteral(temporary)} (${options})`);
-      renameSync(temporary, target);
-    } finally {
-      rmSync(temporary, { force: true, recursive: true });
-    }
+  /**
+   * `COPY (SELECT ...) TO` the file. CSV: each column as the text core's `csvText` gives (see
+   * csv-columns.ts), so a CSV written here equals the one any other backend writes, value for value.
+   */
+  protected override async _exportFile(session: PooledSession, table: string, columns: ColumnDef[], filePath: string, format: FileFormat): Promise<number> {
+    const options = format === "parquet" ? "FORMAT PARQUET" : format === "json" ? "FORMAT JSON" : "FORMAT CSV, HEADER";
+    const source = format === "csv" ? `(SELECT ${columns.map(duckdbCsvColumn).join(", ")} FROM ${quoteIdentifier(table)})` : quoteIdentifier(table);
+    const result = await session.connection.run(`COPY ${source} TO ${quoteLiteral(resolve(filePath))} (${options})`);
+    return Number(result.rowsChanged);
   }
 }
 

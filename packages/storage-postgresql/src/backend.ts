@@ -35,6 +35,7 @@ import {
   selectSql,
   type BackendCapabilities,
   type ColumnDef,
+  type FileFormat,
   type PgSslOptions,
   type PostgresqlConfig,
   type QueryResult,
@@ -48,6 +49,7 @@ import {
 import { copyBatchesIn, type CopyFormat } from "./copy-writer.js";
 import { binaryFits } from "./copy-binary.js";
 import { copyBinaryChecksum } from "./copy-checksum.js";
+import { copyCsvToFile } from "./csv-export.js";
 import { copyBinaryBatches } from "./copy-reader.js";
 import { cursorBatches } from "./cursor-reader.js";
 import { OVERFLOW_IDLE_MILLIS, PoolRegistry } from "./pools.js";
@@ -475,6 +477,12 @@ export class PostgresqlStorageBackend extends BaseStorageBackend<PostgresqlEngin
     if (kind === "infinity") return `${column} IN ('Infinity'::float8, '-Infinity'::float8)`;
     if (kind === "negativeZero") return `${column} = 0 AND ${column}::text = '-0'`;
     return undefined;
+  }
+
+  /** CSV by the server's COPY (csv-export.ts); no other format is native here. */
+  protected override async _exportFile(session: pg.PoolClient, table: string, columns: ColumnDef[], filePath: string, format: FileFormat): Promise<number> {
+    if (format !== "csv") return super._exportFile(session, table, columns, filePath, format);
+    return copyCsvToFile(session, table, columns, filePath, (client) => this.#abandoned.add(client));
   }
 
   protected override async _optimize(session: pg.PoolClient): Promise<void> {

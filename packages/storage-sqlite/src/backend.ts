@@ -17,11 +17,14 @@ import {
   sqliteSelect,
   sqliteValueChecker,
   sqliteWriters,
+  sqliteCsvWriters,
+  writeCsvFile,
   sqliteHold,
   type BackendCapabilities,
   type ColumnDef,
   type DatabaseHold,
   type FileBackendOptions,
+  type FileFormat,
   type MdmError,
   type QueryResult,
   type SelectPlan,
@@ -34,7 +37,10 @@ import {
 } from "@mdm/storage-core";
 import { openHoldConnection, readOnePass, type Connection } from "./connection.js";
 import { ConnectionSet } from "./engine.js";
-import { keysetBatches, readsWholeTable, rowidName } from "./keyset-reader.js";
+import { keysetBatches, keysetStoredPages, readsWholeTable, rowidName } from "./keyset-reader.js";
+
+/** Rows per keyset page of a CSV export. */
+const CSV_PAGE_ROWS = 4096;
 
 export interface SqliteBackendOptions extends FileBackendOptions {
   /** `database.sqlite` of mdm.yaml: PRAGMAs and busy_timeout (defaults in the README). */
@@ -172,6 +178,22 @@ export class SqliteStorageBackend extends FileStorageBackend<ConnectionSet, Conn
       yield* sqliteRowBatches(rows, plan.columns, plan.table, plan.batchSize);
     } finally {
       restore?.();
+    }
+  }
+
+  /**
+   * CSV from the stored values, formatted without converting them first (core's sqliteCsvWriters), in
+   * keyset pages on one-pass settings; a table that cannot be paged by rowid goes the base class's way.
+   */
+  protected override async _exportFile(db: Connection, table: string, columns: ColumnDef[], filePath: string, format: FileFormat): Promise<number> {
+    const key = format === "csv" ? rowidName(db, table) : undefined;
+    if (key === undefined) return super._exportFile(db, table, columns, filePath, format);
+    const restore = readOnePass(db);
+    try {
+      const plan = { table, columns, orderBy: [], batchSize: CSV_PAGE_ROWS, keepInCache: false };
+      return await writeCsvFile(filePath, columns, keysetStoredPages(db, plan, key), sqliteCsvWriters(columns, table));
+    } finally {
+      restore();
     }
   }
 

@@ -32,24 +32,32 @@ export function readsWholeTable(plan: SelectPlan): boolean {
  * Returns the last key, or undefined for an empty page. A plain function: the per-row loop stays out of
  * the generator below (V8 does not optimise long loops in generators).
  */
-function convertPage(rows: SqliteStoredValue[][], converter: SqliteRowConverter): SqliteStoredValue | undefined {
+function convertPage(rows: SqliteStoredValue[][], converter: SqliteRowConverter | undefined): SqliteStoredValue | undefined {
   let key: SqliteStoredValue | undefined;
   for (let r = 0; r < rows.length; r++) {
     const row = rows[r] as SqliteStoredValue[];
     key = row.pop();
-    converter.convert(row);
+    converter?.convert(row);
   }
   return key;
 }
 
 /** Batches of a whole-table read by keyset pages of `plan.batchSize` rows (see the top of this file). */
-export function* keysetBatches(db: Connection, plan: SelectPlan, key: string): Generator<Value[][]> {
+export function keysetBatches(db: Connection, plan: SelectPlan, key: string): Generator<Value[][]> {
+  return keysetPages(db, plan, key, new SqliteRowConverter(plan.columns, plan.table)) as Generator<Value[][]>;
+}
+
+/** The same pages as stored (integers as bigint), for a caller that formats stored values itself (the CSV export). */
+export function keysetStoredPages(db: Connection, plan: SelectPlan, key: string): Generator<SqliteStoredValue[][]> {
+  return keysetPages(db, plan, key, undefined);
+}
+
+function* keysetPages(db: Connection, plan: SelectPlan, key: string, converter: SqliteRowConverter | undefined): Generator<SqliteStoredValue[][]> {
   const columns = plan.columns.map((c) => quoteIdentifier(c.name)).join(", ");
   const head = `SELECT ${columns}, ${key} FROM ${quoteIdentifier(plan.table)}`;
   const tail = `ORDER BY ${key} LIMIT ${plan.batchSize}`;
   const first = db.prepare(`${head} ${tail}`).raw(true).safeIntegers(true);
   const next = db.prepare(`${head} WHERE ${key} > ? ${tail}`).raw(true).safeIntegers(true);
-  const converter = new SqliteRowConverter(plan.columns, plan.table);
   const began = !db.inTransaction;
   if (began) db.exec("BEGIN");
   try {
@@ -57,7 +65,7 @@ export function* keysetBatches(db: Connection, plan: SelectPlan, key: string): G
     for (let page = 0; ; page++) {
       const rows = (page === 0 ? first.all() : next.all(last)) as SqliteStoredValue[][];
       last = convertPage(rows, converter);
-      if (rows.length > 0) yield rows as Value[][];
+      if (rows.length > 0) yield rows;
       if (rows.length < plan.batchSize) return;
     }
   } finally {

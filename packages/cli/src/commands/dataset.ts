@@ -30,7 +30,6 @@ import type { CliContext } from "../context.js";
 import { UsageError } from "../exit-codes.js";
 import { discoverDataFiles } from "../files/discover.js";
 import { removeDatasetLeftovers } from "./doctor.js";
-import { writeCsv } from "../files/csv-export.js";
 import { problemTypeOf } from "../files/infer.js";
 import type { InferredColumn } from "../files/inference-sql.js";
 import { ScanEngine } from "../files/scan-engine.js";
@@ -475,12 +474,17 @@ async function remove(ctx: CliContext, name: string, options: { force?: boolean;
 const FORMATS = ["csv", "parquet", "json"] as const;
 type ExportFormat = (typeof FORMATS)[number];
 
-export async function exportCommand(ctx: CliContext, rawName: string, options: { format?: string; output?: string; table?: string; json?: boolean }): Promise<void> {
+export async function exportCommand(ctx: CliContext, rawName: string, options: { format?: string; output?: string; table?: string; json?: boolean; readWith?: string }): Promise<void> {
   const name = normalizeDatasetName(rawName);
   const format = (options.format ?? "csv").toLowerCase() as ExportFormat;
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, got ${JSON.stringify(options.format)}`);
+  const readWith = (options.readWith ?? "fastest").trim().toLowerCase();
+  if (readWith !== "fastest" && readWith !== "flags") throw new UsageError(`--read-with must be fastest or flags, got ${JSON.stringify(options.readWith)}`);
   const entry = ctx.entry(name);
-  const backend = await ctx.readerBackend({ type: entry.database.backend }, name);
+  // Legacy and new share one layout: the new implementation reads when installed (--read-with flags: the flags' choice).
+  const type = entry.database.backend;
+  const fastest = readWith === "fastest" ? await ctx.fastestImplementation(type, name) : {};
+  const backend = await ctx.readerBackend({ type, implementation: fastest.implementation }, name);
   const engine = await backend.getDatasetEngine(name);
   const all = await backend.listTables(name);
   const tables = options.table === undefined ? all : [options.table];
@@ -514,17 +518,17 @@ export async function exportCommand(ctx: CliContext, rawName: string, options: {
     for (const w of written) rmSync(w.temporary, { force: true, recursive: true });
     throw error;
   }
-  if (options.json) printJson({ name, format, files: written.map(({ table: t, file, rows }) => ({ table: t, file, rows })) });
-  else for (const w of written) print(`${w.table}: ${w.rows.toLocaleString("en-US")} rows -> ${w.file}`);
+  const readBy = `${backend.backendType}:${backend.implementation}`;
+  if (options.json) printJson({ name, format, readBy, files: written.map(({ table: t, file, rows }) => ({ table: t, file, rows })) });
+  else for (const w of written) print(`${w.table}: ${w.rows.toLocaleString("en-US")} rows -> ${w.file} (read by ${readBy})`);
 }
 
 /** Write one table to `temporary` (to be renamed onto `file`); the rows written. Errors name `file`. */
 async function exportTable(ctx: CliContext, backend: IStorageBackend, engine: StorageEngine, name: string, t: string, format: ExportFormat, temporary: string, file: string): Promise<number> {
-  const info = await backend.getTableInfo(t, engine);
   try {
-    if (format === "csv") return await writeCsv(temporary, info.columns, backend.readBatches(t, { engine, batchSize: ctx.config.performance.batch_size, keepInCache: false }));
-    await exportThroughDuckdb(ctx, backend, name, t, temporary, format);
-    return info.rowCount;
+    // CSV: the engine's own writer (DuckDB COPY, PostgreSQL COPY TO STDOUT) or core's streaming one.
+    if (format === "csv") return await backend.exportFile(t, temporary, "csv", { engine });
+    return await exportThroughDuckdb(ctx, backend, name, t, temporary, format);
   } catch (error) {
     // A full disk names the file that could not be written (unless the engine named its own file system).
     if (isMdmError(error, ErrorCodes.DISK_FULL) && error.details.path === undefined) {
@@ -535,10 +539,9 @@ async function exportTable(ctx: CliContext, backend: IStorageBackend, engine: St
 }
 
 /** Parquet and JSON are written by DuckDB: directly from a DuckDB dataset, else through a temporary DuckDB file. */
-async function exportThroughDuckdb(ctx: CliContext, backend: IStorageBackend, name: string, t: string, file: string, format: "parquet" | "json"): Promise<void> {
+async function exportThroughDuckdb(ctx: CliContext, backend: IStorageBackend, name: string, t: string, file: string, format: "parquet" | "json"): Promise<number> {
   if (backend.backendType === "duckdb" && backend.capabilities.fileImportExport.includes(format)) {
-    await backend.exportFile(t, file, format, { engine: await backend.getDatasetEngine(name) });
-    return;
+    return backend.exportFile(t, file, format, { engine: await backend.getDatasetEngine(name) });
   }
   const { DuckdbStorageBackend } = await import("@mdm/storage-duckdb");
   const home = mkdtempSync(join(tmpdir(), "mdm-export-"));
@@ -550,7 +553,7 @@ async function exportThroughDuckdb(ctx: CliContext, backend: IStorageBackend, na
     const engine = await backend.getDatasetEngine(name);
     const info = await backend.getTableInfo(t, engine);
     await duck.writeBatches(t, info.columns, backend.readBatches(t, { engine, columns: info.columns.map((c) => c.name), batchSize: ctx.config.performance.batch_size, keepInCache: false }), { engine: target, ifExists: "fail" });
-    await duck.exportFile(t, file, format, { engine: target });
+    return await duck.exportFile(t, file, format, { engine: target });
   } finally {
     await duck.close().catch(() => undefined);
     rmSync(home, { recursive: true, force: true });

@@ -308,10 +308,12 @@ export class FileTableBackend extends FileStorageBackend<TableDb, TableDb> {
     this.calls.optimize++;
   }
 
-  protected override async _exportFile(db: TableDb, table: string, filePath: string, format: FileFormat): Promise<void> {
-    if (this.options.withoutExtras) return super._exportFile(db, table, filePath, format);
+  protected override async _exportFile(db: TableDb, table: string, columns: ColumnDef[], filePath: string, format: FileFormat): Promise<number> {
+    if (this.options.withoutExtras || format === "csv") return super._exportFile(db, table, columns, filePath, format);
     if (format !== "json") throw new MdmError(ErrorCodes.UNSUPPORTED_OPERATION, `no ${format} export`);
-    writeFileSync(filePath, serialize(new Map([[table, db.tables.get(table) as Table]])));
+    const t = db.tables.get(table) as Table;
+    writeFileSync(filePath, serialize(new Map([[table, t]])));
+    return t.rows.length;
   }
 
   protected override async _importFile(db: TableDb, table: string, filePath: string, format: FileFormat, ifExists: IfExists): Promise<number> {
