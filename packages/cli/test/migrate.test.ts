@@ -57,7 +57,8 @@ describe("mdm migrate", () => {
     expect(r.stderr).toMatch(/churn\/train: done, 400 rows/);
     expect(r.stderr).toMatch(/churn: verifying \(checksum\)/);
     // No flag set: the new implementations copy (same storage as legacy); legacy serves it afterwards.
-    expect(r.stdout).toMatch(/churn\s+│ sqlite:new\s+│ duckdb:new\s+│ 2\s+│ 500/);
+    // Tables and rows: train and test (500 rows), and registration's _columns (21 rows) and _statistics (2).
+    expect(r.stdout).toMatch(/churn\s+│ sqlite:new\s+│ duckdb:new\s+│ 4\s+│ 523/);
     expect(r.stdout).toMatch(/checksum: passed/);
     expect(registry("churn").database).toEqual({ backend: "duckdb", path: join(home, "datasets", "churn", "churn.duckdb") });
     expect(registry("churn").target_column).toBe("churned");
@@ -85,8 +86,8 @@ describe("mdm migrate", () => {
       success: true,
       source: { type: "duckdb" },
       target: { type: "sqlite", implementation: "new" },
-      tablesMigrated: ["train", "test"],
-      rowsMigrated: 500,
+      tablesMigrated: ["train", "test", "_columns", "_statistics"],
+      rowsMigrated: 523,
       error: null,
       verification: { mode: "checksum", passed: true },
     });
@@ -188,7 +189,8 @@ describe("mdm migrate: which implementation copies", () => {
     expect(before["feature_flags.yaml"]).toBeUndefined();
     const r = await mdm(["migrate", "alpha", "--to", "duckdb"], env());
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/alpha\s+│ sqlite:new\s+│ duckdb:new\s+│ 1\s+│ 100/);
+    // data (100 rows), _columns (10) and _statistics (1).
+    expect(r.stdout).toMatch(/alpha\s+│ sqlite:new\s+│ duckdb:new\s+│ 3\s+│ 111/);
     expect(r.stdout).toMatch(/the flags' choice serves alpha by duckdb:legacy from now on \(--copy-with flags copies with it\)/);
     expect(r.stderr).toMatch(/alpha: sqlite \(new\) -> duckdb \(new\); served by duckdb:legacy \(the flags' choice\) afterwards/);
     // The flags and the rest of the registry are untouched: only alpha's entry changed, and only its database section.
@@ -221,7 +223,7 @@ describe("mdm migrate: which implementation copies", () => {
     // The human summary under --copy-with flags names legacy, with no note about who serves it.
     const back = await mdm(["migrate", "gamma", "--to", "sqlite", "--overwrite", "--copy-with", "flags"], env());
     expect(back.code).toBe(0);
-    expect(back.stdout).toMatch(/gamma\s+│ duckdb:legacy │ sqlite:legacy │ 1\s+│ 100/);
+    expect(back.stdout).toMatch(/gamma\s+│ duckdb:legacy │ sqlite:legacy │ 3\s+│ 111/);
     expect(back.stdout).not.toMatch(/serves/);
     // An implementation named on the command line is used as named.
     expect(await copied(["--to", "duckdb:legacy", "--overwrite"])).toEqual(["sqlite:new", "duckdb:legacy", "fastest"]);

@@ -142,9 +142,9 @@ describe("mdm dataset register", () => {
     writeFileSync(join(files, "wide.json"), '[{"id":1,"n":-5},{"id":2,"n":18446744073709551615}]');
     const r = await mdm(["dataset", "register", `signs_${backendType}`, join(files, "signs.json"), "--backend", backendType, "--json"], env());
     expect(r.code, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout).tables[0].columns).toEqual([
-      { name: "id", type: "int64" },
-      { name: "n", type: "int64" },
+    expect(JSON.parse(r.stdout).tables[0].columns).toMatchObject([
+      { name: "id", type: "int64", null_count: 0 },
+      { name: "n", type: "int64", null_count: 1 },
     ]);
     const backend = backendType === "sqlite" ? new SqliteStorageBackend({ homeDir: home }) : new DuckdbStorageBackend({ homeDir: home });
     try {
@@ -155,7 +155,56 @@ describe("mdm dataset register", () => {
     }
     const wide = await mdm(["dataset", "register", `wide_${backendType}`, join(files, "wide.json"), "--backend", backendType, "--json"], env());
     expect(wide.code, wide.stderr).toBe(0);
-    expect(JSON.parse(wide.stdout).tables[0].columns[1]).toEqual({ name: "n", type: "decimal" });
+    expect(JSON.parse(wide.stdout).tables[0].columns[1]).toMatchObject({ name: "n", type: "decimal", null_count: 0 });
+  });
+
+  it.each([
+    ["the example CSVs", "sqlite", EXAMPLE_DATASET, "train"],
+    ["a Parquet file", "duckdb", "train.parquet", "data"],
+  ])("writes _columns and _statistics from the scan's counts (%s into %s), kept by a migration, shown by info", async (_what, type, path, table) => {
+    const name = `stats_${type}`;
+    const r = await mdm(["dataset", "register", name, path.startsWith("/") ? path : join(files, path), "--backend", type, "--target", "churned", "--id-columns", "id"], env());
+    expect(r.code, r.stderr).toBe(0);
+    const read = async (backend: SqliteStorageBackend | DuckdbStorageBackend) => {
+      try {
+        const engine = await backend.getDatasetEngine(name);
+        const columns = (await backend.readTable("_columns", { engine })).rows as Array<Record<string, unknown>>;
+        const statistics = (await backend.readTable("_statistics", { engine })).rows as Array<Record<string, unknown>>;
+        const train = (await backend.readTable(table, { engine })).rows as Array<Record<string, unknown>>;
+        return { columns, statistics, train };
+      } finally {
+        await backend.close();
+      }
+    };
+    const { columns, statistics, train } = await read(type === "sqlite" ? new SqliteStorageBackend({ homeDir: home }) : new DuckdbStorageBackend({ homeDir: home }));
+    const trainColumns = columns.filter((c) => c.table_name === table);
+    expect(trainColumns.map((c) => c.column_name)).toEqual(Object.keys(train[0] ?? {}));
+    for (const c of trainColumns) {
+      const values = train.map((row) => row[c.column_name as string]);
+      const nulls = values.filter((v) => v === null).length;
+      const distinct = new Set(values.filter((v) => v !== null).map((v) => (isSqlDate(v) || isSqlTimestamp(v) ? v.toString() : String(v)))).size;
+      expect(c.null_count, `${String(c.column_name)} nulls`).toBe(BigInt(nulls));
+      expect(c.null_percentage).toBeCloseTo((100 * nulls) / train.length, 10);
+      // HyperLogLog: within 20% of the exact count (15% off measured), never above the non-NULL values.
+      expect(Number(c.unique_count), `${String(c.column_name)} distinct`).toBeGreaterThanOrEqual(Math.floor(distinct * 0.8));
+      expect(Number(c.unique_count)).toBeLessThanOrEqual(Math.min(Math.ceil(distinct * 1.2), train.length - nulls));
+      expect(c.is_target).toBe(c.column_name === "churned");
+      expect(c.is_id).toBe(c.column_name === "id");
+    }
+    expect(trainColumns.find((c) => c.column_name === "income")?.null_count).toBe(21n);
+    const trainStats = statistics.find((s) => s.table_name === table);
+    expect(trainStats).toMatchObject({ row_count: 400n, column_count: BigInt(trainColumns.length) });
+    expect(trainStats?.missing_values).toBe(trainColumns.reduce((sum, c) => sum + (c.null_count as bigint), 0n));
+    const info = await mdm(["dataset", "info", name, "--json"], env());
+    const shownColumns = JSON.parse(info.stdout).tables.find((t: { name: string }) => t.name === table).columns;
+    expect(shownColumns.find((c: { name: string }) => c.name === "income")).toMatchObject({ null_count: 21 });
+    // A migration copies them with the data (they are tables of the dataset).
+    const to = type === "sqlite" ? "duckdb" : "sqlite";
+    const m = await mdm(["migrate", name, "--to", to], env());
+    expect(m.code, m.stderr).toBe(0);
+    const moved = await read(to === "sqlite" ? new SqliteStorageBackend({ homeDir: home }) : new DuckdbStorageBackend({ homeDir: home }));
+    expect(moved.columns).toEqual(columns);
+    expect(moved.statistics).toEqual(statistics);
   });
 
   it("detects train/test/validation/sample_submission in a directory as MDM does", async () => {
@@ -180,9 +229,9 @@ describe("mdm dataset register", () => {
   it("sniffs the delimiter of a .csv file", async () => {
     const r = await mdm(["dataset", "register", "semi", join(files, "semicolon.csv"), "--json"], env());
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).tables[0].columns).toEqual([
-      { name: "a", type: "int64" },
-      { name: "b", type: "text" },
+    expect(JSON.parse(r.stdout).tables[0].columns).toMatchObject([
+      { name: "a", type: "int64", null_count: 0 },
+      { name: "b", type: "text", null_count: 0 },
     ]);
   });
 

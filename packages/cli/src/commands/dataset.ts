@@ -32,6 +32,7 @@ import { discoverDataFiles } from "../files/discover.js";
 import { removeDatasetLeftovers } from "./doctor.js";
 import { problemTypeOf } from "../files/infer.js";
 import type { InferredColumn } from "../files/inference-sql.js";
+import { COLUMNS_TABLE, COLUMNS_TABLE_COLUMNS, STATISTICS_TABLE, STATISTICS_TABLE_COLUMNS, columnCounts, columnsRows, statisticsRows } from "../dataset-statistics.js";
 import { ScanEngine } from "../files/scan-engine.js";
 import { openSource, type TableSource } from "../files/source.js";
 import { colour, formatBytes, print, printJson, table } from "../output.js";
@@ -43,7 +44,8 @@ export interface DatasetInfo {
   backend: BackendType;
   implementation: Implementation;
   location: string;
-  tables: Array<{ name: string; rows: number; columns: Array<{ name: string; type: LogicalType }> }>;
+  /** `null_count` and `unique_count` (approximate) where the dataset has `_columns` (written by registration). */
+  tables: Array<{ name: string; rows: number; columns: Array<{ name: string; type: LogicalType; null_count?: number; unique_count?: number }> }>;
   target_column: string | null;
   id_columns: string[];
   problem_type: string | null;
@@ -115,12 +117,26 @@ export async function describeDataset(ctx: CliContext, name: string): Promise<Da
     throw new MdmError(ErrorCodes.DATABASE_NOT_FOUND, `Dataset ${n} is registered but its ${entry.database.backend} database is missing (${ctx.location(backend, n)})`);
   }
   const engine = await backend.getDatasetEngine(n);
+  const stats = await columnStatistics(backend, engine);
   const tables: DatasetInfo["tables"] = [];
   for (const t of orderTables(await backend.listTables(n))) {
     const info = await backend.getTableInfo(t, engine);
-    tables.push({ name: t, rows: info.rowCount, columns: info.columns.map((c) => ({ name: c.name, type: c.type })) });
+    tables.push({ name: t, rows: info.rowCount, columns: info.columns.map((c) => ({ name: c.name, type: c.type, ...stats.get(`${t}\u0000${c.name}`) })) });
   }
   return datasetInfo(ctx, entry, backend, n, tables);
+}
+
+/** The null and distinct counts of `_columns` by table and column; none when the dataset has no such table of ours (Python MDM's has no table_name). */
+async function columnStatistics(backend: IStorageBackend, engine: StorageEngine): Promise<Map<string, { null_count: number; unique_count: number }>> {
+  const stats = new Map<string, { null_count: number; unique_count: number }>();
+  if (!(await backend.getTableNames(engine, { includeSystem: true })).includes(COLUMNS_TABLE)) return stats;
+  const names = new Set((await backend.getTableInfo(COLUMNS_TABLE, engine)).columns.map((c) => c.name));
+  if (!["table_name", "column_name", "null_count", "unique_count"].every((c) => names.has(c))) return stats;
+  const df = await backend.readTable(COLUMNS_TABLE, { engine, columns: ["table_name", "column_name", "null_count", "unique_count"] });
+  for (const r of df.rows as Array<Record<string, unknown>>) {
+    stats.set(`${String(r.table_name)}\u0000${String(r.column_name)}`, { null_count: Number(r.null_count), unique_count: Number(r.unique_count) });
+  }
+  return stats;
 }
 
 function printInfo(info: DatasetInfo): void {
@@ -135,7 +151,9 @@ function printInfo(info: DatasetInfo): void {
   for (const t of info.tables) {
     print();
     print(`  table ${colour.bold(t.name)}: ${t.rows.toLocaleString("en-US")} rows, ${t.columns.length} columns`);
-    print(table(["column", "type"], t.columns.map((c) => [c.name, c.type]), { compact: true }).replace(/^/gm, "    "));
+    const stats = t.columns.some((c) => c.null_count !== undefined);
+    const rows = t.columns.map((c) => (stats ? [c.name, c.type, c.null_count?.toLocaleString("en-US") ?? "-", c.unique_count === undefined ? "-" : `~${c.unique_count.toLocaleString("en-US")}`] : [c.name, c.type]));
+    print(table(stats ? ["column", "type", "nulls", "distinct"] : ["column", "type"], rows, { compact: true }).replace(/^/gm, "    "));
   }
 }
 
@@ -236,9 +254,13 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
         });
       }
       progress.finish(key, t, written);
-      loaded.push({ name: t, rows: written, columns: source.columns.map((c) => ({ name: c.name, type: c.type })) });
+      loaded.push({ name: t, rows: written, columns: source.columns.map((c, i) => ({ name: c.name, type: c.type, ...columnCounts(source.rowCount, source.inferred[i] as InferredColumn) })) });
     }
     const createdAt = new Date().toISOString();
+    // _columns and _statistics, from the counts of the scan (see dataset-statistics.ts).
+    const statistics = sources.map(({ table: t, source }) => ({ table: t, distinctOf: source.distinctOf, rowCount: source.rowCount, columns: source.inferred }));
+    await backend.writeBatches(COLUMNS_TABLE, COLUMNS_TABLE_COLUMNS, [columnsRows(statistics, options.target, idColumns)], { engine, ifExists: "replace", signal });
+    await backend.writeBatches(STATISTICS_TABLE, STATISTICS_TABLE_COLUMNS, [statisticsRows(statistics, createdAt)], { engine, ifExists: "replace", signal });
     const metadata: Record<string, unknown> = {
       name,
       tables: Object.fromEntries(sources.map((s) => [s.table, s.table])),

@@ -104,6 +104,7 @@ export async function csvSource(engine: ScanEngine, file: DataFile, options: Sou
     columns: inferred.map((c) => ({ name: c.name, type: c.type, nullable: true })),
     rowCount: inference.rowCount,
     inferred,
+    distinctOf: "texts",
     query: `SELECT ${select} FROM ${from}`,
     exact: true,
   });

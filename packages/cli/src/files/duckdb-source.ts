@@ -38,7 +38,8 @@ export async function duckdbSource(engine: ScanEngine, file: DataFile, options: 
   // those columns are int64 when every value does, as for CSV.
   const wide = columns.flatMap((c, i) => (WIDE_INTEGERS.has(duckTypes[i] as string) ? [i] : []));
   const fits = wide.map((i) => `coalesce(bool_and(${quoteIdentifier((columns[i] as ColumnDef).name)} BETWEEN ${INT64_MIN} AND ${INT64_MAX}), true)`);
-  const [row] = (await engine.rows(`SELECT count(*), ${distinct}${nonNull ? `, ${nonNull}` : ""}${fits.map((f) => `, ${f}`).join("")} FROM ${from}`)) as unknown[][];
+  const unique = columns.map((c) => `, approx_count_distinct(${quoteIdentifier(c.name)})`).join("");
+  const [row] = (await engine.rows(`SELECT count(*), ${distinct}${nonNull ? `, ${nonNull}` : ""}${fits.map((f) => `, ${f}`).join("")}${unique} FROM ${from}`)) as unknown[][];
   const counts = row as unknown[];
   wide.forEach((i, k) => {
     if (counts[2 + columns.length + k] === true) {
@@ -47,7 +48,7 @@ export async function duckdbSource(engine: ScanEngine, file: DataFile, options: 
     }
   });
   const inferred: InferredColumn[] = columns.map((c, i) => {
-    const column: InferredColumn = { name: c.name, type: c.type, nonNull: Number(counts[2 + i]) };
+    const column: InferredColumn = { name: c.name, type: c.type, nonNull: Number(counts[2 + i]), uniqueApprox: Number(counts[2 + columns.length + wide.length + i]) };
     if (c.name === target) column.distinctCount = Number(counts[1]);
     return column;
   });
@@ -56,5 +57,5 @@ export async function duckdbSource(engine: ScanEngine, file: DataFile, options: 
   const select = columns
     .map((c, i) => (exact || narrowed.has(i) ? `CAST(${quoteIdentifier(c.name)} AS ${CANONICAL[c.type]}) AS ${quoteIdentifier(c.name)}` : quoteIdentifier(c.name)))
     .join(", ");
-  return typedSource(engine, { file: file.path, columns, rowCount: Number(counts[0]), inferred, query: `SELECT ${select || "*"} FROM ${from}`, exact: exact && columns.length > 0 });
+  return typedSource(engine, { file: file.path, columns, rowCount: Number(counts[0]), inferred, distinctOf: "values", query: `SELECT ${select || "*"} FROM ${from}`, exact: exact && columns.length > 0 });
 }

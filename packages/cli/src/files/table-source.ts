@@ -10,8 +10,10 @@ export interface TableSource {
   file: string;
   columns: ColumnDef[];
   rowCount: number;
-  /** The inference of each column (non-NULL count; distinct values of the target column). */
+  /** The inference of each column (non-NULL and distinct counts). */
   inferred: InferredColumn[];
+  /** What `inferred`'s distinct counts count: the file's texts (CSV/TSV) or typed values (Parquet/JSON). */
+  distinctOf: "texts" | "values";
   batches(batchSize: number, signal?: AbortSignal): AsyncGenerator<Value[][]>;
   /** Write the typed rows to a Parquet file; absent when the file's types do not all map exactly. */
   toParquet?(path: string): Promise<void>;

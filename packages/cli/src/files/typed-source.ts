@@ -10,13 +10,14 @@ import type { TableSource } from "./table-source.js";
  */
 export function typedSource(
   engine: ScanEngine,
-  spec: { file: string; columns: ColumnDef[]; rowCount: number; inferred: InferredColumn[]; query: string; exact: boolean },
+  spec: { file: string; columns: ColumnDef[]; rowCount: number; inferred: InferredColumn[]; distinctOf: "texts" | "values"; query: string; exact: boolean },
 ): TableSource {
   const source: TableSource = {
     file: spec.file,
     columns: spec.columns,
     rowCount: spec.rowCount,
     inferred: spec.inferred,
+    distinctOf: spec.distinctOf,
     async *batches(batchSize: number, signal?: AbortSignal) {
       // Imported here: the DuckDB backend package is loaded only when a file is read.
       const { resultBatches } = await import("@mdm/storage-duckdb");
