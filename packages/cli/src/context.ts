@@ -2,8 +2,11 @@ import {
   BACKEND_TYPES,
   DatasetLock,
   DatasetRegistry,
+  ErrorCodes,
+  MdmError,
   MdmHome,
   StorageBackendManager,
+  isMdmError,
   loadConfig,
   type BackendFactory,
   type BackendType,
@@ -11,6 +14,7 @@ import {
   type Implementation,
   type MdmConfig,
   type RegistryEntry,
+  type StorageEngine,
 } from "@mdm/storage-core";
 import { join } from "node:path";
 import { UsageError } from "./exit-codes.js";
@@ -158,6 +162,39 @@ export class CliContext {
    */
   entry(name: string): RegistryEntry {
     return this.registry.read(name);
+  }
+
+  /**
+   * Run `use` with a dataset's registry entry. Another process may re-register the dataset in another backend
+   * (`register --force`) or migrate it with `--remove-source` between the moment the entry is read and the
+   * moment its database is opened, and drop the copy the entry named: when `use` fails with
+   * MDM_DATABASE_NOT_FOUND and the entry now names another database, `use` runs again with the new entry
+   * (three attempts at most; an unchanged entry means the database really is missing).
+   */
+  async withEntry<T>(name: string, use: (entry: RegistryEntry) => Promise<T>): Promise<T> {
+    let entry = this.entry(name);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await use(entry);
+      } catch (error) {
+        if (attempt >= 3 || !isMdmError(error, ErrorCodes.DATABASE_NOT_FOUND)) throw error;
+        const now = this.entry(name);
+        if (JSON.stringify(now.database) === JSON.stringify(entry.database)) throw error;
+        entry = now;
+      }
+    }
+  }
+
+  /**
+   * The reader backend of a registered dataset (see readerBackend) and its engine: MDM_DATABASE_NOT_FOUND,
+   * naming where it should be, when the entry names a database that is not there.
+   */
+  async openRegistered(entry: RegistryEntry, name: string, implementation?: Implementation): Promise<{ backend: IStorageBackend; engine: StorageEngine }> {
+    const backend = await this.readerBackend({ type: entry.database.backend, implementation }, name);
+    if (!(await backend.datasetExists(name))) {
+      throw new MdmError(ErrorCodes.DATABASE_NOT_FOUND, `Dataset ${name} is registered but its ${entry.database.backend} database is missing (${this.location(backend, name)})`);
+    }
+    return { backend, engine: await backend.getDatasetEngine(name) };
   }
 
   /** Where a dataset lives, for people: a file path, or a PostgreSQL URL without password. */

@@ -110,13 +110,12 @@ async function datasetInfo(ctx: CliContext, entry: RegistryEntry, backend: IStor
 }
 
 export async function describeDataset(ctx: CliContext, name: string): Promise<DatasetInfo> {
-  const entry = ctx.entry(name);
+  return ctx.withEntry(name, (entry) => describeEntry(ctx, entry, name));
+}
+
+async function describeEntry(ctx: CliContext, entry: RegistryEntry, name: string): Promise<DatasetInfo> {
   const n = normalizeDatasetName(name);
-  const backend = await ctx.readerBackend({ type: entry.database.backend }, n);
-  if (!(await backend.datasetExists(n))) {
-    throw new MdmError(ErrorCodes.DATABASE_NOT_FOUND, `Dataset ${n} is registered but its ${entry.database.backend} database is missing (${ctx.location(backend, n)})`);
-  }
-  const engine = await backend.getDatasetEngine(n);
+  const { backend, engine } = await ctx.openRegistered(entry, n);
   const stats = await columnStatistics(backend, engine);
   const tables: DatasetInfo["tables"] = [];
   for (const t of orderTables(await backend.listTables(n))) {
@@ -502,12 +501,11 @@ export async function exportCommand(ctx: CliContext, rawName: string, options: {
   if (!FORMATS.includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, got ${JSON.stringify(options.format)}`);
   const readWith = (options.readWith ?? "fastest").trim().toLowerCase();
   if (readWith !== "fastest" && readWith !== "flags") throw new UsageError(`--read-with must be fastest or flags, got ${JSON.stringify(options.readWith)}`);
-  const entry = ctx.entry(name);
   // Legacy and new share one layout: the new implementation reads when installed (--read-with flags: the flags' choice).
-  const type = entry.database.backend;
-  const fastest = readWith === "fastest" ? await ctx.fastestImplementation(type, name) : {};
-  const backend = await ctx.readerBackend({ type, implementation: fastest.implementation }, name);
-  const engine = await backend.getDatasetEngine(name);
+  const { backend, engine } = await ctx.withEntry(name, async (entry) => {
+    const fastest = readWith === "fastest" ? await ctx.fastestImplementation(entry.database.backend, name) : {};
+    return ctx.openRegistered(entry, name, fastest.implementation);
+  });
   const all = await backend.listTables(name);
   const tables = options.table === undefined ? all : [options.table];
   if (options.table !== undefined && !all.includes(options.table)) {
