@@ -6,10 +6,13 @@ import { quoteIdentifier, type ColumnDef } from "@mdm/storage-core";
  * with NaN and the infinities spelled as csvText spells them; timestamps `YYYY-MM-DD HH:MM:SS.ffffff`
  * (timestamptz in UTC with `T` and `Z`; years outside 1000-9999 and infinities as DuckDB writes them);
  * BLOBs `\x` and lowercase hex. The other types are DuckDB's own text (booleans `true`/`false`,
- * decimals with their scale, dates `YYYY-MM-DD`), which is csvText's. The column keeps its name.
+ * decimals with their scale, dates `YYYY-MM-DD`), which is csvText's; a TIMESTAMP_NS column (a table
+ * another tool made) is DuckDB's own text, nanoseconds included. The column keeps its name.
  */
-export function duckdbCsvColumn(column: ColumnDef): string {
+export function duckdbCsvColumn(column: ColumnDef, nativeType: string): string {
   const c = quoteIdentifier(column.name);
+  // Nanoseconds have no place in six fractional digits: DuckDB's own text keeps them (the read path refuses them).
+  if (nativeType === "TIMESTAMP_NS") return `CAST(${c} AS VARCHAR) AS ${c}`;
   switch (column.type) {
     case "float64": {
       const d = `CAST(${c} AS DOUBLE)`;

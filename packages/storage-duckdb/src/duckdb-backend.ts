@@ -161,7 +161,13 @@ export class DuckdbStorageBackend extends DuckdbFileBackend<DuckdbStorageEngine,
    */
   protected override async _exportFile(session: PooledSession, table: string, columns: ColumnDef[], filePath: string, format: FileFormat): Promise<number> {
     const options = format === "parquet" ? "FORMAT PARQUET" : format === "json" ? "FORMAT JSON" : "FORMAT CSV, HEADER";
-    const source = format === "csv" ? `(SELECT ${columns.map(duckdbCsvColumn).join(", ")} FROM ${quoteIdentifier(table)})` : quoteIdentifier(table);
+    let source = quoteIdentifier(table);
+    if (format === "csv") {
+      // The engine's own types: a TIMESTAMP_NS column (its logical type is timestamp) keeps its nanoseconds.
+      const probe = await session.connection.run(`SELECT * FROM ${source} LIMIT 0`);
+      const native = probe.columnTypes().map((t) => t.toString());
+      source = `(SELECT ${columns.map((c, i) => duckdbCsvColumn(c, native[i] as string)).join(", ")} FROM ${source})`;
+    }
     const result = await session.connection.run(`COPY ${source} TO ${quoteLiteral(resolve(filePath))} (${options})`);
     return Number(result.rowsChanged);
   }

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, expect, test } from "vitest";
 import { DuckDBInstance } from "@duckdb/node-api";
@@ -167,5 +167,16 @@ describe("extensions never come from the network", () => {
     expect(await backend.importFile("p", join(dir, "offline.parquet"), "parquet", { engine })).toBe(5);
     expect(await backend.importFile("j", join(dir, "offline.json"), "json", { engine })).toBe(5);
     expect(existsSync(join(dir, "ext"))).toBe(false);
+  });
+});
+
+describe("CSV export of a table another tool made", () => {
+  test("a TIMESTAMP_NS column keeps its nanoseconds; TIMESTAMP_S and FLOAT columns are csvText's text", async () => {
+    const { backend, dir } = await setup();
+    const engine = await backend.getDatasetEngine("io");
+    await backend.executeQuery("CREATE TABLE made AS SELECT TIMESTAMP_NS '2020-01-01 00:00:00.123456789' AS ns, TIMESTAMP_S '2020-01-01 00:00:01' AS s, 1.5::FLOAT AS f, 2::FLOAT AS g", engine);
+    const file = join(dir, "made.csv");
+    expect(await backend.exportFile("made", file, "csv", { engine })).toBe(1);
+    expect(readFileSync(file, "utf8")).toBe("ns,s,f,g\n2020-01-01 00:00:00.123456789,2020-01-01 00:00:01.000000,1.5,2.0\n");
   });
 });
