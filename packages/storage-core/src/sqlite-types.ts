@@ -325,6 +325,16 @@ function fastTimestampMicros(s: string): number | undefined {
   return days * MICROS_PER_DAY + ((h * 60 + mi) * 60 + se) * 1_000_000 + f1 * 10_000 + f2 * 100 + f3;
 }
 
+/** Whether stored text is exactly what we write for a date (`YYYY-MM-DD`, a real day), checked without building a value. */
+export function isCanonicalSqliteDate(text: string): boolean {
+  return text.length === 10 && fastDays(text) !== undefined;
+}
+
+/** Whether stored text is exactly what we write for a timestamp (`YYYY-MM-DD HH:MM:SS.ffffff`, a real day and time; years 1697-2243). */
+export function isCanonicalSqliteTimestamp(text: string): boolean {
+  return fastTimestampMicros(text) !== undefined;
+}
+
 /**
  * Parse stored date text (`YYYY-MM-DD`, signed 6-digit years too). No cache: a miss (a Map insert, a
  * clear every 8,192 distinct days) cost 400-600 ns, the parse and a new SqlDate about 30 ns.

@@ -525,7 +525,7 @@ export async function exportCommand(ctx: CliContext, rawName: string, options: {
     for (const t of tables) {
       const w = { table: t, file: join(dir, `${t}.${format}`), rows: 0, temporary: join(dir, `.${t}.${format}.tmp-${runId}`) };
       written.push(w);
-      w.rows = await exportTable(ctx, backend, engine, name, t, format, w.temporary, w.file);
+      w.rows = await exportTable(ctx, backend, engine, t, format, w.temporary, w.file);
     }
     for (const w of written) {
       try {
@@ -544,11 +544,11 @@ export async function exportCommand(ctx: CliContext, rawName: string, options: {
 }
 
 /** Write one table to `temporary` (to be renamed onto `file`); the rows written. Errors name `file`. */
-async function exportTable(ctx: CliContext, backend: IStorageBackend, engine: StorageEngine, name: string, t: string, format: ExportFormat, temporary: string, file: string): Promise<number> {
+async function exportTable(ctx: CliContext, backend: IStorageBackend, engine: StorageEngine, t: string, format: ExportFormat, temporary: string, file: string): Promise<number> {
   try {
     // CSV: the engine's own writer (DuckDB COPY, PostgreSQL COPY TO STDOUT) or core's streaming one.
     if (format === "csv") return await backend.exportFile(t, temporary, "csv", { engine });
-    return await exportThroughDuckdb(ctx, backend, name, t, temporary, format);
+    return await exportThroughDuckdb(ctx, backend, engine, t, temporary, format);
   } catch (error) {
     // A full disk names the file that could not be written (unless the engine named its own file system).
     if (isMdmError(error, ErrorCodes.DISK_FULL) && error.details.path === undefined) {
@@ -559,10 +559,8 @@ async function exportTable(ctx: CliContext, backend: IStorageBackend, engine: St
 }
 
 /** Parquet and JSON are written by DuckDB: directly from a DuckDB dataset, else through a temporary DuckDB file. */
-async function exportThroughDuckdb(ctx: CliContext, backend: IStorageBackend, name: string, t: string, file: string, format: "parquet" | "json"): Promise<number> {
-  if (backend.backendType === "duckdb" && backend.capabilities.fileImportExport.includes(format)) {
-    return backend.exportFile(t, file, format, { engine: await backend.getDatasetEngine(name) });
-  }
+async function exportThroughDuckdb(ctx: CliContext, backend: IStorageBackend, engine: StorageEngine, t: string, file: string, format: "parquet" | "json"): Promise<number> {
+  if (backend.backendType === "duckdb" && backend.capabilities.fileImportExport.includes(format)) return backend.exportFile(t, file, format, { engine });
   const { DuckdbStorageBackend } = await import("@mdm/storage-duckdb");
   const home = mkdtempSync(join(tmpdir(), "mdm-export-"));
   const duck = new DuckdbStorageBackend({ homeDir: home });
@@ -570,7 +568,6 @@ async function exportThroughDuckdb(ctx: CliContext, backend: IStorageBackend, na
     await duck.init();
     await duck.createDataset("export");
     const target = await duck.getDatasetEngine("export");
-    const engine = await backend.getDatasetEngine(name);
     const info = await backend.getTableInfo(t, engine);
     await duck.writeBatches(t, info.columns, backend.readBatches(t, { engine, columns: info.columns.map((c) => c.name), batchSize: ctx.config.performance.batch_size, keepInCache: false }), { engine: target, ifExists: "fail" });
     return await duck.exportFile(t, file, format, { engine: target });

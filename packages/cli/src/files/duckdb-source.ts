@@ -32,28 +32,37 @@ export async function duckdbSource(engine: ScanEngine, file: DataFile, options: 
   const { columns } = resultShape(probe);
   const duckTypes = probe.columnTypes().map((t) => t.toString());
   const target = options.trackDistinct !== undefined && columns.some((c) => c.name === options.trackDistinct) ? options.trackDistinct : undefined;
-  const nonNull = columns.map((c) => `count(${quoteIdentifier(c.name)})`).join(", ");
-  const distinct = target === undefined ? "NULL" : `count(DISTINCT ${quoteIdentifier(target)})`;
-  // DuckDB's JSON reader gives HUGEINT (and Parquet may hold UBIGINT) to integers that all fit in int64:
-  // those columns are int64 when every value does, as for CSV.
-  const wide = columns.flatMap((c, i) => (WIDE_INTEGERS.has(duckTypes[i] as string) ? [i] : []));
-  const fits = wide.map((i) => `coalesce(bool_and(${quoteIdentifier((columns[i] as ColumnDef).name)} BETWEEN ${INT64_MIN} AND ${INT64_MAX}), true)`);
-  const unique = columns.map((c) => `, approx_count_distinct(${quoteIdentifier(c.name)})`).join("");
-  const [row] = (await engine.rows(`SELECT count(*), ${distinct}${nonNull ? `, ${nonNull}` : ""}${fits.map((f) => `, ${f}`).join("")}${unique} FROM ${from}`)) as unknown[][];
+  // One aggregate over the file; each figure is read back from the position it was given.
+  const aggregates = ["count(*)"];
+  const slot = (sql: string) => aggregates.push(sql) - 1;
+  const distinctSlot = target === undefined ? undefined : slot(`count(DISTINCT ${quoteIdentifier(target)})`);
+  const slots = columns.map((c, i) => {
+    const v = quoteIdentifier(c.name);
+    return {
+      nonNull: slot(`count(${v})`),
+      unique: slot(`approx_count_distinct(${v})`),
+      // DuckDB's JSON reader gives HUGEINT (and Parquet may hold UBIGINT) to integers that all fit in int64:
+      // those columns are int64 when every value does, as for CSV.
+      fits: WIDE_INTEGERS.has(duckTypes[i] as string) ? slot(`coalesce(bool_and(${v} BETWEEN ${INT64_MIN} AND ${INT64_MAX}), true)`) : undefined,
+    };
+  });
+  const [row] = (await engine.rows(`SELECT ${aggregates.join(", ")} FROM ${from}`)) as unknown[][];
   const counts = row as unknown[];
-  wide.forEach((i, k) => {
-    if (counts[2 + columns.length + k] === true) {
+  const narrowed = new Set<number>();
+  slots.forEach((s, i) => {
+    if (s.fits !== undefined && counts[s.fits] === true) {
       columns[i] = { ...(columns[i] as ColumnDef), type: "int64" };
       duckTypes[i] = "BIGINT";
+      narrowed.add(i);
     }
   });
   const inferred: InferredColumn[] = columns.map((c, i) => {
-    const column: InferredColumn = { name: c.name, type: c.type, nonNull: Number(counts[2 + i]), uniqueApprox: Number(counts[2 + columns.length + wide.length + i]) };
-    if (c.name === target) column.distinctCount = Number(counts[1]);
+    const s = slots[i] as (typeof slots)[number];
+    const column: InferredColumn = { name: c.name, type: c.type, nonNull: Number(counts[s.nonNull]), uniqueApprox: Number(counts[s.unique]) };
+    if (c.name === target && distinctSlot !== undefined) column.distinctCount = Number(counts[distinctSlot]);
     return column;
   });
   const exact = columns.every((c, i) => EXACT_TYPES.has(duckTypes[i] as string) && CANONICAL[c.type] !== undefined);
-  const narrowed = new Set(wide.filter((i) => duckTypes[i] === "BIGINT"));
   const select = columns
     .map((c, i) => (exact || narrowed.has(i) ? `CAST(${quoteIdentifier(c.name)} AS ${CANONICAL[c.type]}) AS ${quoteIdentifier(c.name)}` : quoteIdentifier(c.name)))
     .join(", ");
