@@ -41,6 +41,11 @@ const FIXED = [
   "2024-01-01T10:00:00Z", "2024-01-01T10:00:00+02:00", "2024-01-01T10:00:00+0530", "2024-01-01T10:00:00-08", "2024-01-01 10:00Z",
   "2024-01-01T10:00:00+24:00", "2024-01-01T10:00:00+05:60", "2024-01-01T10:00:00z", "2024-01-01T10:00:00 +02:00",
   "1965-03-01T00:00:00.5-03:30", "2024-02-29T23:59:59.999999+14:00",
+  // DuckDB's own texts (the SQL shortcuts) and their near misses
+  "1e+21", "1.5e-07", "1e-05", "1000000000000000.0", "-1e+16", "1.2345678901234568e+17", "123.0", "inf", "nan",
+  "10000-01-01", "0001-01-01", "0001-01-01 (BC)", "2024-01-01 10:00:00.12", "2024-01-01 10:00:00.120000", "2024-01-01 10:00:00.000",
+  "2024-01-01 10:00:00.000000", "2024-01-01 10:00:00.", "2024-01-01 10:00:00.1200000", "2024-01-01 10:00:00.0000000",
+  "0001-12-31 (BC) 10:00:00", "10000-01-01 10:00:00", "0001-01-01 00:00:00", "2024-01-01 24:00:00.000",
   // text
   "", " ", "abc", "a,b", 'x"y', "日本", "null", "NULL",
 ];
@@ -104,6 +109,44 @@ describe("inference in SQL agrees with infer.ts", () => {
     // Every type is reached by some of them.
     const seen = new Set(values.map(candidatesOf));
     for (const bit of [1, 2, 8, 16, 32]) expect([...seen].some((b) => b & bit)).toBe(true);
+  });
+
+  it("gives DuckDB's own texts of numbers, days and times (its shortcuts) the same candidate types", async () => {
+    // Rendered by DuckDB itself, as a file another DuckDB (or pandas) wrote would hold them.
+    const rendered = await engine.rows(`SELECT CAST(v AS VARCHAR) FROM (
+        SELECT CAST((random() - 0.5) * pow(10, floor(random() * 60) - 30) AS DOUBLE) AS v FROM range(3000)
+        UNION ALL SELECT CAST(CAST((random() - 0.5) * pow(2, floor(random() * 64)) AS BIGINT) AS DOUBLE) FROM range(1000)) t
+      UNION ALL SELECT CAST(CAST((random() - 0.5) * pow(2, floor(random() * 63)) AS BIGINT) AS VARCHAR) FROM range(1000)
+      UNION ALL SELECT CAST(DATE '0001-01-01' + CAST(random() * 3650000 AS INTEGER) AS VARCHAR) FROM range(1000)
+      UNION ALL SELECT CAST(TIMESTAMP '0001-01-01' + to_microseconds(CAST(random() * 3.1e17 AS BIGINT)) AS VARCHAR) FROM range(1000)
+      UNION ALL SELECT CAST(DATE '0001-01-01' - CAST(random() * 1000 AS INTEGER) AS VARCHAR) FROM range(100)
+      UNION ALL SELECT CAST(TIMESTAMP '0001-01-01' - to_microseconds(CAST(random() * 1e14 AS BIGINT)) AS VARCHAR) FROM range(100)`);
+    const texts = rendered.map(([v]) => v as string);
+    // ...and the same times with the fraction's trailing zeros written out, as other writers do.
+    const padded = texts.filter((t) => /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}/.test(t)).map((t) => (t.includes(".") ? t.padEnd(26, "0") : `${t}.000`));
+    const values = [...new Set([...texts, ...padded])];
+    const bits = await sqlBits(values);
+    const disagreements = values.filter((v) => bits.get(v) !== candidatesOf(v)).map((v) => `${JSON.stringify(v)}: sql ${bits.get(v)}, js ${candidatesOf(v)}`);
+    expect(disagreements.slice(0, 20)).toEqual([]);
+    const seen = new Set(values.map(candidatesOf));
+    for (const bit of [1, 2, 8, 16]) expect([...seen].some((b) => b & bit)).toBe(true);
+  });
+
+  it("checks only the candidate types a column may still have, and says of them what the full rules say", async () => {
+    const values = [...new Set([...FIXED, ...randomValues(5_000)])];
+    await sqlBits(values);
+    // Every single type, the number pair a sample of integers leaves, the date-and-time group, and nothing.
+    const masks = [1, 2, 4, 8, 16, 32, 3, 24, 56, 0, 63];
+    const select = masks.map((m) => candidateBits("v", m)).join(", ");
+    const rows = await engine.rows(`SELECT v, ${select} FROM vals`);
+    const disagreements: string[] = [];
+    for (const [v, ...got] of rows) {
+      masks.forEach((m, i) => {
+        if (Number(got[i]) !== (candidatesOf(v as string) & m)) disagreements.push(`${JSON.stringify(v)} within ${m}: sql ${got[i]}, js ${candidatesOf(v as string) & m}`);
+      });
+    }
+    expect(rows.length).toBe(values.length);
+    expect(disagreements.slice(0, 20)).toEqual([]);
   });
 
   it("casts each value to what fieldConverter gives", async () => {

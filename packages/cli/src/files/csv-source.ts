@@ -5,11 +5,30 @@ import { resolve } from "node:path";
 import { parse } from "csv-parse/sync";
 import { ErrorCodes, MdmError, quoteIdentifier, quoteLiteral } from "@mdm/storage-core";
 import type { DataFile } from "./discover.js";
+import { ALL_CANDIDATES, candidatesOf } from "./infer.js";
 import { castExpression, inferenceQuery, readInference } from "./inference-sql.js";
 import type { ScanEngine } from "./scan-engine.js";
 import type { SourceOptions } from "./source.js";
 import type { TableSource } from "./table-source.js";
 import { typedSource } from "./typed-source.js";
+
+/**
+ * Rows whose values decide which candidate types the scan of the whole file still checks (read by DuckDB,
+ * judged by infer.ts's rules in JavaScript: as SQL, the rules cost more to plan than these rows to check).
+ */
+const SAMPLE_ROWS = 4096;
+
+/** The candidate types common to each column's non-NULL values in `rows` (every type for a column with none). */
+function sampleCandidates(rows: unknown[][], columns: number): number[] {
+  const bits = new Array<number>(columns).fill(ALL_CANDIDATES);
+  for (const row of rows) {
+    for (let i = 0; i < columns; i++) {
+      const value = row[i];
+      if (typeof value === "string" && bits[i] !== 0) bits[i] = (bits[i] as number) & candidatesOf(value);
+    }
+  }
+  return bits;
+}
 
 function open(file: DataFile): Readable {
   const raw = createReadStream(file.path, { highWaterMark: 1 << 20 });
@@ -95,7 +114,9 @@ export async function csvSource(engine: ScanEngine, file: DataFile, options: Sou
   // A blank line is no record (as csv-parse skips it); DuckDB reads it as NULL in a one-column file.
   const from = names.length === 1 ? `(SELECT * FROM ${read} WHERE c0 IS NOT NULL)` : read;
   const target = options.trackDistinct === undefined ? undefined : internal[names.indexOf(options.trackDistinct)];
-  const [row] = await engine.rows(inferenceQuery(from, internal, target));
+  // The first rows narrow each column's candidate types; the whole file is then checked for those alone.
+  const allowed = sampleCandidates(await engine.rows(`SELECT * FROM ${from} LIMIT ${SAMPLE_ROWS}`), internal.length);
+  const [row] = await engine.rows(inferenceQuery(from, internal, target, allowed));
   const inference = readInference(row as unknown[], internal, target);
   const inferred = inference.columns.map((c, i) => ({ ...c, name: names[i] as string }));
   const select = inferred.map((c, i) => `${castExpression(internal[i] as string, c.type)} AS ${quoteIdentifier(c.name)}`).join(", ");

@@ -106,7 +106,8 @@ function validTimestamp(s: string): boolean {
 /** Bits of the candidate types (shared with `inference-sql.ts`). */
 export const CANDIDATE = { int64: 1, float64: 2, boolean: 4, date: 8, timestamp: 16, timestamptz: 32 } as const;
 const { int64: INT, float64: FLOAT, boolean: BOOL, date: DATE, timestamp: TS, timestamptz: TSTZ } = CANDIDATE;
-const ALL = INT | FLOAT | BOOL | DATE | TS | TSTZ;
+/** Every candidate type: what a column may still be before any of its values is seen. */
+export const ALL_CANDIDATES = INT | FLOAT | BOOL | DATE | TS | TSTZ;
 
 /** The types whose canonical text `value` is, as bits (the same bits as `inference-sql.ts` computes). */
 export function candidatesOf(value: string): number {
@@ -134,7 +135,7 @@ export function typeOfCandidates(bits: number, nonNull: number): LogicalType {
 
 /** Per-column inference state, fed every field of the column once. */
 export class ColumnInference {
-  private candidates = ALL;
+  private candidates = ALL_CANDIDATES;
   nonNull = 0;
   private readonly distinct: Set<string> | undefined;
   private distinctOverflow = false;

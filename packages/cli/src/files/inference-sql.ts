@@ -1,5 +1,5 @@
 import { quoteIdentifier, quoteLiteral, type LogicalType } from "@mdm/storage-core";
-import { BOOLEANS, CANDIDATE, FLOAT_SPECIAL, SAFE_FLOAT_DIGITS, TEXT_PATTERNS, typeOfCandidates } from "./infer.js";
+import { ALL_CANDIDATES, BOOLEANS, CANDIDATE, FLOAT_SPECIAL, SAFE_FLOAT_DIGITS, TEXT_PATTERNS, typeOfCandidates } from "./infer.js";
 
 /**
  * The inference rules of `infer.ts` as DuckDB SQL, so that the engine checks every value of a file in one
@@ -32,6 +32,11 @@ export const INFERENCE_MACROS: readonly string[] = [
   // A valid day and time of day (HH <= 23, MM <= 59, SS <= 59) of YYYY-MM-DD[T ]HH:MM[:SS...].
   `CREATE MACRO mdm_clock_ok(s) AS mdm_date_ok(s) AND TRY_CAST(s[12:13] AS INTEGER) <= 23 AND TRY_CAST(s[15:16] AS INTEGER) <= 59
      AND (s[17:17] <> ':' OR TRY_CAST(s[18:19] AS INTEGER) <= 59)`,
+  // The text s is DuckDB's text r of its TIMESTAMP, but for trailing zeros of the fraction DuckDB leaves
+  // out (at most six fraction digits: s is at most 26 characters with its four-digit year).
+  `CREATE MACRO mdm_ts_text_ok(s, r) AS s = r OR (starts_with(s, r) AND length(s) <= 26 AND CASE
+     WHEN contains(r[20:], '.') THEN rtrim(s[length(r) + 1:], '0') = ''
+     ELSE s[length(r) + 1:length(r) + 1] = '.' AND length(s) - length(r) >= 2 AND rtrim(s[length(r) + 2:], '0') = '' END)`,
   // The offset of a timestamptz text in minutes east of UTC ("Z" is 0), NULL when out of range.
   `CREATE MACRO mdm_offset_parts(o) AS CASE WHEN o = 'Z' THEN 0
      WHEN TRY_CAST(o[2:3] AS INTEGER) <= 23 AND COALESCE(TRY_CAST(NULLIF(replace(o[4:], ':', ''), '') AS INTEGER), 0) <= 59
@@ -45,32 +50,62 @@ export const INFERENCE_MACROS: readonly string[] = [
 
 const { int64: INT, float64: FLOAT, boolean: BOOL, date: DATE, timestamp: TS, timestamptz: TSTZ } = CANDIDATE;
 
-/** The candidate bits of one value, SQL over the VARCHAR expression `v` (`candidatesOf` in JavaScript). */
-export function candidateBits(v: string): string {
-  const digits = `length(${v}) - CAST(${v}[1:1] = '-' AS INTEGER) - CAST(contains(${v}, '.') AS INTEGER)`;
-  const float = `CASE WHEN (regexp_full_match(${v}, ${re(TEXT_PATTERNS.shortFloat)}) AND ${digits} <= ${SAFE_FLOAT_DIGITS}) OR mdm_float_ok(${v}) THEN ${FLOAT} ELSE 0 END`;
-  const int = `CASE WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.int)}) AND TRY_CAST(${v} AS BIGINT) IS NOT NULL THEN ${INT} ELSE 0 END`;
-  return `CASE
-    WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.float)}) THEN ${int} | ${float}
-    WHEN ${v} IN (${list(FLOAT_SPECIAL.keys())}) THEN ${FLOAT}
-    WHEN ${v} IN (${list(BOOLEANS.keys())}) THEN ${BOOL}
-    WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.date)}) THEN CASE WHEN mdm_date_ok(${v}) THEN ${DATE} ELSE 0 END
-    WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.timestamp)}) THEN CASE WHEN mdm_clock_ok(${v}) THEN ${TS} ELSE 0 END
-    WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.timestamptz)}) THEN CASE WHEN mdm_clock_ok(${v}) AND mdm_offset_minutes(${v}) IS NOT NULL THEN ${TSTZ} ELSE 0 END
-    ELSE 0 END`;
+/**
+ * The candidate bits of one value within `allowed`, SQL over the VARCHAR expression `v`: `candidatesOf(v) &
+ * allowed` in JavaScript. A column whose sample left it `allowed` needs only those checks over the rest of
+ * the file (a text column none at all).
+ *
+ * The first branches are shortcuts for the texts files mostly hold, each a cast and a comparison: a text
+ * that is exactly DuckDB's own text of its BIGINT, DOUBLE, DATE or TIMESTAMP is that type's canonical
+ * text by the rules below (DuckDB writes integers without `+` or leading zeros, doubles in their shortest
+ * form, days and times as YYYY-MM-DD HH:MM:SS[.ffffff] with valid fields; a timestamp may add trailing
+ * zeros to DuckDB's fraction). What they do not catch goes on to the rules themselves, which decide alone. The branches exclude one another: a text that matches the
+ * number shapes matches no date, boolean or special float, and so on.
+ */
+export function candidateBits(v: string, allowed: number = ALL_CANDIDATES): string {
+  const has = (bit: number) => (allowed & bit) !== 0;
+  if ((allowed & ALL_CANDIDATES) === 0) return "0";
+  const branches: string[] = [];
+  const unsigned = `length(${v}) - CAST(${v}[1:1] = '-' AS INTEGER)`;
+  const digits = `${unsigned} - CAST(contains(${v}, '.') AS INTEGER)`;
+  // Shortcuts.
+  if (has(INT)) {
+    const float = has(FLOAT) ? `CASE WHEN ${unsigned} <= ${SAFE_FLOAT_DIGITS} THEN ${FLOAT} WHEN mdm_float_ok(${v}) THEN ${FLOAT} ELSE 0 END` : "0";
+    branches.push(`WHEN CAST(TRY_CAST(${v} AS BIGINT) AS VARCHAR) = ${v} THEN ${INT} | ${float}`);
+  }
+  if (has(FLOAT)) branches.push(`WHEN CAST(TRY_CAST(${v} AS DOUBLE) AS VARCHAR) = ${v} THEN ${FLOAT}`);
+  if (has(DATE)) branches.push(`WHEN length(${v}) = 10 AND CAST(TRY_CAST(${v} AS DATE) AS VARCHAR) = ${v} THEN ${DATE}`);
+  // (Position 5 is '-' only for a four-digit year; 14 is ':' only without DuckDB's " (BC)".)
+  if (has(TS)) branches.push(`WHEN ${v}[5:5] = '-' AND ${v}[14:14] = ':' AND mdm_ts_text_ok(${v}, CAST(TRY_CAST(${v} AS TIMESTAMP) AS VARCHAR)) THEN ${TS}`);
+  // The rules.
+  if (has(INT | FLOAT)) {
+    const float = has(FLOAT) ? `CASE WHEN (regexp_full_match(${v}, ${re(TEXT_PATTERNS.shortFloat)}) AND ${digits} <= ${SAFE_FLOAT_DIGITS}) OR mdm_float_ok(${v}) THEN ${FLOAT} ELSE 0 END` : "0";
+    const int = has(INT) ? `CASE WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.int)}) AND TRY_CAST(${v} AS BIGINT) IS NOT NULL THEN ${INT} ELSE 0 END` : "0";
+    branches.push(`WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.float)}) THEN ${int} | ${float}`);
+  }
+  if (has(FLOAT)) branches.push(`WHEN ${v} IN (${list(FLOAT_SPECIAL.keys())}) THEN ${FLOAT}`);
+  if (has(BOOL)) branches.push(`WHEN ${v} IN (${list(BOOLEANS.keys())}) THEN ${BOOL}`);
+  if (has(DATE)) branches.push(`WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.date)}) THEN CASE WHEN mdm_date_ok(${v}) THEN ${DATE} ELSE 0 END`);
+  if (has(TS)) branches.push(`WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.timestamp)}) THEN CASE WHEN mdm_clock_ok(${v}) THEN ${TS} ELSE 0 END`);
+  if (has(TSTZ)) {
+    branches.push(`WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.timestamptz)}) THEN CASE WHEN mdm_clock_ok(${v}) AND mdm_offset_minutes(${v}) IS NOT NULL THEN ${TSTZ} ELSE 0 END`);
+  }
+  return `CASE\n    ${branches.join("\n    ")}\n    ELSE 0 END`;
 }
 
 /**
  * One aggregate over `from` giving, per column (VARCHAR), the count of non-NULL values, the candidate
- * bits common to all of them and the approximate count of distinct texts (`approx_count_distinct`, for
- * `_columns`); for `distinctOf` also the exact count of distinct texts (the target's problem type).
+ * bits common to all of them (within `allowed[i]`, what a sample left the column) and the approximate
+ * count of distinct texts (`approx_count_distinct`, for `_columns`); for `distinctOf` also the exact count
+ * of distinct texts (the target's problem type).
  */
-export function inferenceQuery(from: string, columns: readonly string[], distinctOf?: string): string {
+export function inferenceQuery(from: string, columns: readonly string[], distinctOf?: string, allowed?: readonly number[]): string {
   const parts: string[] = [];
-  for (const name of columns) {
+  columns.forEach((name, i) => {
     const v = quoteIdentifier(name);
-    parts.push(`count(${v})`, `COALESCE(bit_and(${candidateBits(v)}) FILTER (WHERE ${v} IS NOT NULL), 0)`, `approx_count_distinct(${v})`);
-  }
+    const bits = allowed?.[i] ?? ALL_CANDIDATES;
+    parts.push(`count(${v})`, `COALESCE(bit_and(${candidateBits(v, bits)}) FILTER (WHERE ${v} IS NOT NULL), 0)`, `approx_count_distinct(${v})`);
+  });
   parts.push(distinctOf === undefined ? "NULL" : `count(DISTINCT ${quoteIdentifier(distinctOf)})`);
   return `SELECT count(*), ${parts.join(", ")} FROM ${from}`;
 }
