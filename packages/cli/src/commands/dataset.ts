@@ -6,7 +6,6 @@ import { createInterface } from "node:readline/promises";
 import {
   BACKEND_TYPES,
   ErrorCodes,
-  IMPORT_SIDECAR,
   METADATA_COLUMNS,
   METADATA_TABLE,
   MdmError,
@@ -14,7 +13,6 @@ import {
   isMdmError,
   normalizeDatasetName,
   quoteIdentifier,
-  quoteLiteral,
   SPECIAL_VALUE_TYPES,
   type BackendType,
   type IStorageBackend,
@@ -234,26 +232,35 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
       problemType = problemTypeOf(main.source.inferred.find((c) => c.name === options.target) as InferredColumn);
     }
 
-    // Pass 2: load every table into a staging database, then publish it as the dataset.
+    // Pass 2: load every table into a staging database, then publish it as the dataset. Into DuckDB, the
+    // scan engine creates the tables in the staging file itself, before the backend opens it.
     await backend.createDatabase(staging);
+    const direct = (source: TableSource) => backend.backendType === "duckdb" && source.createTableIn !== undefined;
+    const written = new Map<string, number>();
+    for (const { table: t, source } of sources.filter((s) => direct(s.source))) {
+      const key = `${name}/${t}`;
+      const rows = await withScanProgress(scan, progress, key, t, () =>
+        (source.createTableIn as NonNullable<TableSource["createTableIn"]>)(staging, t, (from) => refuseUnsupportedValues(scan, backend, from, source)),
+      );
+      progress.finish(key, t, rows);
+      written.set(t, rows);
+    }
     const engine = await backend.getEngine(staging);
     const batchSize = ctx.config.performance.batch_size;
-    for (const { table: t, source } of sources) {
+    for (const { table: t, source } of sources.filter((s) => !direct(s.source))) {
       const key = `${name}/${t}`;
-      let written: number;
-      if (backend.backendType === "duckdb" && source.toParquet && backend.capabilities.fileImportExport.includes("parquet")) {
-        written = await withScanProgress(scan, progress, key, t, () => importThroughParquet(scan, backend, engine, staging, t, source));
-      } else {
-        progress.update(key, t, 0, source.rowCount);
-        written = await backend.writeBatches(t, source.columns, source.batches(batchSize, signal), {
-          engine,
-          ifExists: "fail",
-          signal,
-          onBatch: (n) => progress.update(key, t, n, source.rowCount),
-        });
-      }
-      progress.finish(key, t, written);
-      loaded.push({ name: t, rows: written, columns: source.columns.map((c, i) => ({ name: c.name, type: c.type, ...columnCounts(source.rowCount, source.inferred[i] as InferredColumn) })) });
+      progress.update(key, t, 0, source.rowCount);
+      const rows = await backend.writeBatches(t, source.columns, source.batches(batchSize, signal), {
+        engine,
+        ifExists: "fail",
+        signal,
+        onBatch: (n) => progress.update(key, t, n, source.rowCount),
+      });
+      progress.finish(key, t, rows);
+      written.set(t, rows);
+    }
+    for (const { table: t, source } of sources) {
+      loaded.push({ name: t, rows: written.get(t) as number, columns: source.columns.map((c, i) => ({ name: c.name, type: c.type, ...columnCounts(source.rowCount, source.inferred[i] as InferredColumn) })) });
     }
     const createdAt = new Date().toISOString();
     // _columns and _statistics, from the counts of the scan (see dataset-statistics.ts).
@@ -312,7 +319,6 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
     throw signal.aborted ? new MdmError(ErrorCodes.ABORTED, "Registration interrupted; nothing was registered", { cause: error }) : error;
   } finally {
     progress.stop();
-    rmSync(`${staging}${IMPORT_SIDECAR}`, { recursive: true, force: true });
     scan.close();
   }
   // Built from what was written: counting the rows again would read the whole dataset back.
@@ -335,33 +341,6 @@ async function withScanProgress<T>(scan: ScanEngine, progress: TableProgress, ke
   } finally {
     clearInterval(timer);
   }
-}
-
-/**
- * A DuckDB target loads the typed rows as Parquet, in C++ (a temporary file beside the staging database,
- * removed afterwards). Values the target cannot hold are refused as its writer would refuse them.
- */
-async function importThroughParquet(scan: ScanEngine, backend: IStorageBackend, engine: StorageEngine, staging: string, t: string, source: TableSource): Promise<number> {
-  const dir = `${staging}${IMPORT_SIDECAR}`;
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (error) {
-    throw fileSystemError(error, dir, "create a temporary directory");
-  }
-  const file = join(dir, `${runSafeName(t)}.parquet`);
-  try {
-    await (source.toParquet as (path: string) => Promise<void>)(file);
-    await refuseUnsupportedValues(scan, backend, `read_parquet(${quoteLiteral(file)})`, source);
-    return await backend.importFile(t, file, "parquet", { engine, ifExists: "fail" });
-  } finally {
-    // Gone before the publish, which refuses a staging database with anything beside it.
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** A table name as a file name (table names may hold characters a file name may not). */
-function runSafeName(table: string): string {
-  return Buffer.from(table).toString("hex");
 }
 
 const SPECIAL_VALUE_SQL: Record<SpecialValue, (column: string) => string> = {

@@ -57,6 +57,15 @@ export class ScanEngine {
     }
   }
 
+  /** Clean-up that must run after an abort too (a DETACH): no check of the signal first. */
+  async runAlways(sql: string): Promise<void> {
+    try {
+      await this.connection.run(sql);
+    } catch (error) {
+      throw this.failure(error);
+    }
+  }
+
   /** A streaming result, fetched one chunk at a time by the caller. */
   async stream(sql: string): Promise<DuckDBResult> {
     try {

@@ -1,12 +1,15 @@
-import { quoteLiteral, type ColumnDef } from "@mdm/storage-core";
+import { quoteIdentifier, quoteLiteral, type ColumnDef } from "@mdm/storage-core";
 import type { InferredColumn } from "./inference-sql.js";
 import type { ScanEngine } from "./scan-engine.js";
 import type { TableSource } from "./table-source.js";
 
+/** The name a target database file is attached under in the scan engine. */
+const ATTACHED = "mdm_target";
+
 /**
  * A table source whose typed rows are `query` on the scan engine: batches stream one DuckDB chunk at a
- * time; with `exact` (every column already has its logical type's DuckDB type) they can also be written
- * to a Parquet file by DuckDB itself.
+ * time; with `exact` (every column already has its logical type's DuckDB type) DuckDB can also write them
+ * into a table of a DuckDB database file itself.
  */
 export function typedSource(
   engine: ScanEngine,
@@ -31,9 +34,19 @@ export function typedSource(
     },
   };
   if (spec.exact) {
-    source.toParquet = (path: string) => {
+    source.createTableIn = async (databasePath, table, check) => {
       engine.label = spec.file;
-      return engine.run(`COPY (${spec.query}) TO ${quoteLiteral(path)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE 122880)`);
+      const target = `${ATTACHED}.${quoteIdentifier(table)}`;
+      await engine.run(`ATTACH ${quoteLiteral(databasePath)} AS ${ATTACHED}`);
+      try {
+        await engine.run(`CREATE TABLE ${target} AS ${spec.query}`);
+        await check(target);
+        const [row] = await engine.rows(`SELECT count(*) FROM ${target}`);
+        return Number(row?.[0]);
+      } finally {
+        // Written and checkpointed by DETACH: the backend opens the file next.
+        await engine.runAlways(`DETACH ${ATTACHED}`);
+      }
     };
   }
   return source;
