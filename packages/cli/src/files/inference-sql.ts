@@ -59,8 +59,9 @@ const { int64: INT, float64: FLOAT, boolean: BOOL, date: DATE, timestamp: TS, ti
  * that is exactly DuckDB's own text of its BIGINT, DOUBLE, DATE or TIMESTAMP is that type's canonical
  * text by the rules below (DuckDB writes integers without `+` or leading zeros, doubles in their shortest
  * form, days and times as YYYY-MM-DD HH:MM:SS[.ffffff] with valid fields; a timestamp may add trailing
- * zeros to DuckDB's fraction). What they do not catch goes on to the rules themselves, which decide alone. The branches exclude one another: a text that matches the
- * number shapes matches no date, boolean or special float, and so on.
+ * zeros to DuckDB's fraction). What they do not catch goes on to the rules themselves, which decide alone.
+ * The branches exclude one another: a text that matches the number shapes matches no date, boolean or
+ * special float, and so on.
  */
 export function candidateBits(v: string, allowed: number = ALL_CANDIDATES): string {
   const has = (bit: number) => (allowed & bit) !== 0;
@@ -79,7 +80,7 @@ export function candidateBits(v: string, allowed: number = ALL_CANDIDATES): stri
   if (has(TS)) branches.push(`WHEN ${v}[5:5] = '-' AND ${v}[14:14] = ':' AND mdm_ts_text_ok(${v}, CAST(TRY_CAST(${v} AS TIMESTAMP) AS VARCHAR)) THEN ${TS}`);
   // The rules.
   if (has(INT | FLOAT)) {
-    const float = has(FLOAT) ? `CASE WHEN (regexp_full_match(${v}, ${re(TEXT_PATTERNS.shortFloat)}) AND ${digits} <= ${SAFE_FLOAT_DIGITS}) OR mdm_float_ok(${v}) THEN ${FLOAT} ELSE 0 END` : "0";
+    const float = has(FLOAT) ? `CASE WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.shortFloat)}) AND ${digits} <= ${SAFE_FLOAT_DIGITS} THEN ${FLOAT} WHEN mdm_float_ok(${v}) THEN ${FLOAT} ELSE 0 END` : "0";
     const int = has(INT) ? `CASE WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.int)}) AND TRY_CAST(${v} AS BIGINT) IS NOT NULL THEN ${INT} ELSE 0 END` : "0";
     branches.push(`WHEN regexp_full_match(${v}, ${re(TEXT_PATTERNS.float)}) THEN ${int} | ${float}`);
   }
