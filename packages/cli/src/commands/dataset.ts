@@ -238,7 +238,7 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
     // failed about one run in three with 3,000,000 rows ("failed to pin block").
     await backend.createDatabase(staging);
     // (Only when the new implementation writes: `--copy-with flags` with legacy DuckDB writes through its own writer.)
-    const direct = (source: TableSource) => backend.backendType === "duckdb" && backend.capabilities.fileImportExport.includes("parquet") && source.createTableIn !== undefined;
+    const direct = (source: TableSource) => backend.backendType === "duckdb" && backend.implementation === "new" && source.createTableIn !== undefined;
     const written = new Map<string, number>();
     const engine = await backend.getEngine(staging);
     const batchSize = ctx.config.performance.batch_size;

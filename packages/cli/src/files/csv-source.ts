@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { parse } from "csv-parse/sync";
 import { ErrorCodes, MdmError, quoteIdentifier, quoteLiteral } from "@mdm/storage-core";
 import type { DataFile } from "./discover.js";
-import { ALL_CANDIDATES, candidatesOf } from "./infer.js";
+import { ColumnInference } from "./infer.js";
 import { castExpression, inferenceQuery, readInference } from "./inference-sql.js";
 import type { ScanEngine } from "./scan-engine.js";
 import type { SourceOptions } from "./source.js";
@@ -21,15 +21,10 @@ import { typedSource } from "./typed-source.js";
 const SAMPLE_ROWS = 2048;
 
 /** The candidate types common to each column's non-NULL values in `rows` (every type for a column with none). */
-function sampleCandidates(rows: unknown[][], columns: number): number[] {
-  const bits = new Array<number>(columns).fill(ALL_CANDIDATES);
-  for (const row of rows) {
-    for (let i = 0; i < columns; i++) {
-      const value = row[i];
-      if (typeof value === "string" && bits[i] !== 0) bits[i] = (bits[i] as number) & candidatesOf(value);
-    }
-  }
-  return bits;
+function sampleCandidates(rows: unknown[][], columns: readonly string[]): number[] {
+  const inference = columns.map((name) => new ColumnInference(name));
+  for (const row of rows) inference.forEach((column, i) => column.add(row[i] as string | null));
+  return inference.map((column) => column.candidates);
 }
 
 function open(file: DataFile): Readable {
@@ -117,7 +112,7 @@ export async function csvSource(engine: ScanEngine, file: DataFile, options: Sou
   const from = names.length === 1 ? `(SELECT * FROM ${read} WHERE c0 IS NOT NULL)` : read;
   const target = options.trackDistinct === undefined ? undefined : internal[names.indexOf(options.trackDistinct)];
   // The first rows narrow each column's candidate types; the whole file is then checked for those alone.
-  const allowed = sampleCandidates(await engine.rows(`SELECT * FROM ${from} LIMIT ${SAMPLE_ROWS}`), internal.length);
+  const allowed = sampleCandidates(await engine.rows(`SELECT * FROM ${from} LIMIT ${SAMPLE_ROWS}`), internal);
   const [row] = await engine.rows(inferenceQuery(from, internal, target, allowed));
   const inference = readInference(row as unknown[], internal, target);
   const inferred = inference.columns.map((c, i) => ({ ...c, name: names[i] as string }));

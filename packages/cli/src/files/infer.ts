@@ -135,7 +135,7 @@ export function typeOfCandidates(bits: number, nonNull: number): LogicalType {
 
 /** Per-column inference state, fed every field of the column once. */
 export class ColumnInference {
-  private candidates = ALL_CANDIDATES;
+  private bits = ALL_CANDIDATES;
   nonNull = 0;
   private readonly distinct: Set<string> | undefined;
   private distinctOverflow = false;
@@ -155,11 +155,16 @@ export class ColumnInference {
       this.distinct.add(value);
       if (this.distinct.size > this.trackDistinct) this.distinctOverflow = true;
     }
-    if (this.candidates !== 0) this.candidates &= candidatesOf(value);
+    if (this.bits !== 0) this.bits &= candidatesOf(value);
+  }
+
+  /** The candidate types common to every value added so far (all of them while there is none). */
+  get candidates(): number {
+    return this.bits;
   }
 
   get type(): LogicalType {
-    return typeOfCandidates(this.candidates, this.nonNull);
+    return typeOfCandidates(this.bits, this.nonNull);
   }
 
   /** Distinct non-NULL values seen (undefined when more than the tracked limit). */

@@ -48,18 +48,10 @@ export class ScanEngine {
     }
   }
 
-  async run(sql: string): Promise<void> {
+  /** `afterAbort`: clean-up that must run after an abort too (a DETACH), so the signal is not checked first. */
+  async run(sql: string, { afterAbort = false }: { afterAbort?: boolean } = {}): Promise<void> {
     try {
-      this.throwIfAborted();
-      await this.connection.run(sql);
-    } catch (error) {
-      throw this.failure(error);
-    }
-  }
-
-  /** Clean-up that must run after an abort too (a DETACH): no check of the signal first. */
-  async runAlways(sql: string): Promise<void> {
-    try {
+      if (!afterAbort) this.throwIfAborted();
       await this.connection.run(sql);
     } catch (error) {
       throw this.failure(error);

@@ -42,12 +42,11 @@ export function typedSource(
         await engine.run(`CREATE TABLE ${target} AS ${spec.query}`);
         await check(target);
         const [row] = await engine.rows(`SELECT count(*) FROM ${target}`);
-        // Into the file itself, not its WAL: the backend opens it next with a staging memory limit (32 MB) in
-        // which replaying a large WAL and checkpointing it failed ("failed to pin block", 3,000,000 rows).
+        // Into the file itself, not a WAL left for the backend (whose instance publishes the file next).
         await engine.run(`CHECKPOINT ${ATTACHED}`);
         return Number(row?.[0]);
       } finally {
-        await engine.runAlways(`DETACH ${ATTACHED}`);
+        await engine.run(`DETACH ${ATTACHED}`, { afterAbort: true });
       }
     };
   }
