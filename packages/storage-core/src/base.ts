@@ -565,7 +565,8 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
     };
   }
 
-  private normalizeRows(columns: ColumnDef[], writers: ValueNormalizer[], rows: readonly (readonly unknown[])[], table: string, offset: number): Value[][] {
+  /** `inPlace`: each row array is normalised where it is (it belongs to the write), else into a new one. */
+  private normalizeRows(columns: ColumnDef[], writers: ValueNormalizer[], rows: readonly (readonly unknown[])[], table: string, offset: number, inPlace: boolean): Value[][] {
     const out: Value[][] = new Array(rows.length);
     const width = columns.length;
     for (let r = 0; r < rows.length; r++) {
@@ -573,7 +574,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
       if (row.length !== width) {
         throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Row ${offset + r} of table ${JSON.stringify(table)} has ${row.length} values for ${width} columns`);
       }
-      const normalized: Value[] = new Array(width);
+      const normalized: Value[] = inPlace ? (row as Value[]) : new Array(width);
       for (let c = 0; c < width; c++) {
         try {
           normalized[c] = (writers[c] as ValueNormalizer)(row[c]);
@@ -619,9 +620,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
     columns: ColumnDef[],
     source: BatchSource,
     ifExists: IfExists,
-    signal?: AbortSignal,
-    onBatch?: (rowsWritten: number) => void,
-    commitEveryRows?: number,
+    { signal, onBatch, commitEveryRows, handOverRows = false }: StreamWriteOptions = {},
   ): Promise<number> {
     validateIdentifier(table, "table");
     if (commitEveryRows !== undefined && !(Number.isSafeInteger(commitEveryRows) && commitEveryRows > 0)) {
@@ -666,7 +665,8 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
                 return order.map((i) => row[i] as Value);
               })
             : raw;
-          const rows = self.normalizeRows(target, writers, reordered, table, written);
+          // Reordered rows are fresh arrays already: normalised in place like handed-over ones.
+          const rows = self.normalizeRows(target, writers, reordered, table, written, handOverRows || order !== undefined);
           yield rows;
           written += rows.length;
           onBatch?.(written);
@@ -1037,7 +1037,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
   writeBatches(tableName: string, columns: ColumnDef[], source: BatchSource, options: StreamWriteOptions & { engine?: StorageEngine } = {}): Promise<number> {
     return this.run(
       "write_batches",
-      async () => this.writeInto(await this.engineEntryFor(options.engine), tableName, columns, source, options.ifExists ?? "fail", options.signal, options.onBatch, options.commitEveryRows),
+      async () => this.writeInto(await this.engineEntryFor(options.engine), tableName, columns, source, options.ifExists ?? "fail", options),
       { table: String(tableName) },
       (n) => n,
     );

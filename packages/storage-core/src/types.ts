@@ -203,6 +203,13 @@ export interface StreamWriteOptions {
    * the whole write is one transaction.
    */
   commitEveryRows?: number;
+  /**
+   * The source's row arrays are handed over: each is normalised in place rather than copied, so a
+   * source that makes fresh arrays for every batch (a reader of another engine) does not make the
+   * garbage collector sweep every row twice. The caller must not use a row again once it is yielded.
+   * Default false: the caller's arrays are left as they were.
+   */
+  handOverRows?: boolean;
 }
 
 export interface CreateDatasetOptions {

@@ -392,6 +392,20 @@ describe("streaming", () => {
     await b.close();
   });
 
+  test("writeBatches leaves the caller's rows as they were, and normalises handed-over rows in place", async () => {
+    const b = backend();
+    await b.getEngine(`${tempDir()}/hand.sqlite`);
+    const kept: unknown[][] = [[1, 1, "a"]];
+    await b.writeBatches("kept", COLUMNS, [kept as Value[][]]);
+    expect(kept).toEqual([[1, 1, "a"]]); // the number stays a number: the row was copied
+    const handed: unknown[][] = [[2, 2, "b"]];
+    await b.writeBatches("handed", COLUMNS, [handed as Value[][]], { handOverRows: true });
+    expect(handed).toEqual([[2n, 2, "b"]]); // normalised where it was, not copied
+    expect((await b.readTable("handed")).rows).toEqual([{ id: 2n, x: 2, label: "b" }]);
+    expect((await b.readTable("kept")).rows).toEqual([{ id: 1n, x: 1, label: "a" }]);
+    await b.close();
+  });
+
   test("a failure in the middle of writeBatches leaves nothing of that call (one transaction)", async () => {
     const b = backend();
     const engine = await b.getEngine(`${tempDir()}/tx.sqlite`);
