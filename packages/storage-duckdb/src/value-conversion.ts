@@ -70,17 +70,29 @@ function integerText(text: string): bigint {
   return BigInt(plain.replace(/\.0*$/, ""));
 }
 
-const INFINITE_DAYS = new Set([DuckDBDateValue.PosInf.days, DuckDBDateValue.NegInf.days]);
-const INFINITE_MICROS = new Set([DuckDBTimestampValue.PosInf.micros, DuckDBTimestampValue.NegInf.micros, DuckDBTimestampTZValue.PosInf.micros, DuckDBTimestampTZValue.NegInf.micros]);
+/** The sentinel day numbers and micros of ±infinity, with the words a message names them by. */
+const INFINITE_DAYS = new Map([
+  [DuckDBDateValue.PosInf.days, "infinity"],
+  [DuckDBDateValue.NegInf.days, "-infinity"],
+]);
+const INFINITE_MICROS = new Map([
+  [DuckDBTimestampValue.PosInf.micros, "infinity"],
+  [DuckDBTimestampValue.NegInf.micros, "-infinity"],
+  [DuckDBTimestampTZValue.PosInf.micros, "infinity"],
+  [DuckDBTimestampTZValue.NegInf.micros, "-infinity"],
+]);
 
-function finiteDays(raw: DuckDBDateValue): SqlDate {
-  if (INFINITE_DAYS.has(raw.days)) unsupported(`DuckDB date ${raw.toString()} has no value in the value model`);
-  return new SqlDate(raw.days);
+/** A DATE's day number in the value model; ±infinity (two sentinel day numbers) has none. */
+export function dateOfDays(days: number): SqlDate {
+  const infinite = INFINITE_DAYS.get(days);
+  if (infinite !== undefined) unsupported(`DuckDB date ${infinite} has no value in the value model`);
+  return new SqlDate(days);
 }
 
-/** TIMESTAMP / TIMESTAMPTZ: ±infinity are the two sentinel micros values. */
-function finiteMicros(raw: { isFinite: boolean; toString(): string }, micros: bigint): SqlTimestamp {
-  if (INFINITE_MICROS.has(micros)) unsupported(`DuckDB timestamp ${raw.toString()} has no value in the value model`);
+/** A TIMESTAMP / TIMESTAMPTZ's micros in the value model; ±infinity (two sentinel micros values) has none. */
+export function timestampOfMicros(micros: bigint): SqlTimestamp {
+  const infinite = INFINITE_MICROS.get(micros);
+  if (infinite !== undefined) unsupported(`DuckDB timestamp ${infinite} has no value in the value model`);
   return new SqlTimestamp(micros);
 }
 
@@ -116,10 +128,10 @@ export function readerFor(type: DuckDBType): ValueReader {
     case DuckDBTypeId.BLOB:
       return (raw) => (raw === null ? null : new Uint8Array((raw as DuckDBBlobValue).bytes));
     case DuckDBTypeId.DATE:
-      return (raw) => (raw === null ? null : finiteDays(raw as DuckDBDateValue));
+      return (raw) => (raw === null ? null : dateOfDays((raw as DuckDBDateValue).days));
     case DuckDBTypeId.TIMESTAMP:
     case DuckDBTypeId.TIMESTAMP_TZ:
-      return (raw) => (raw === null ? null : finiteMicros(raw as DuckDBTimestampValue, (raw as DuckDBTimestampValue).micros));
+      return (raw) => (raw === null ? null : timestampOfMicros((raw as DuckDBTimestampValue).micros));
     case DuckDBTypeId.TIMESTAMP_S:
       return (raw) => (raw === null ? null : finiteScaled(raw as DuckDBTimestampSecondsValue, (raw as DuckDBTimestampSecondsValue).seconds * 1_000_000n));
     case DuckDBTypeId.TIMESTAMP_MS:
