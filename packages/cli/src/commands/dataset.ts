@@ -241,13 +241,13 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
     const direct = (source: TableSource) => backend.backendType === "duckdb" && backend.implementation === "new" && source.createTableIn !== undefined;
     const written = new Map<string, number>();
     const engine = await backend.getEngine(staging);
-    const batchSize = ctx.config.performance.batch_size;
     for (const { table: t, source } of sources.filter((s) => !direct(s.source))) {
       const key = `${name}/${t}`;
       progress.update(key, t, 0, source.rowCount);
-      const rows = await backend.writeBatches(t, source.columns, source.batches(batchSize, signal), {
+      const rows = await backend.writeBatches(t, source.columns, source.batches(signal), {
         engine,
         ifExists: "fail",
+        handOverRows: true,
         signal,
         onBatch: (n) => progress.update(key, t, n, source.rowCount),
       });

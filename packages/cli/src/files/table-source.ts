@@ -15,7 +15,12 @@ export interface TableSource {
   inferred: InferredColumn[];
   /** What `inferred`'s distinct counts count: the file's texts (CSV/TSV) or typed values (Parquet/JSON). */
   distinctOf: "texts" | "values";
-  batches(batchSize: number, signal?: AbortSignal): AsyncGenerator<Value[][]>;
+  /**
+   * The rows in the value model, one batch per DuckDB chunk (2,048 rows), each batch made fresh (a writer
+   * may take them over: `handOverRows`). Batches that small die young in V8; with 10,000-row batches a
+   * 500,000-row registration into SQLite spent a third of its time in the garbage collector.
+   */
+  batches(signal?: AbortSignal): AsyncGenerator<Value[][]>;
   /**
    * Create `table` in the DuckDB database file `databasePath` (which nothing else has open) from the typed
    * rows, run `check` over it (SQL naming the new table) before the file is let go, and give its row count;

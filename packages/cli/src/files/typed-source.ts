@@ -3,6 +3,9 @@ import type { InferredColumn } from "./inference-sql.js";
 import type { ScanEngine } from "./scan-engine.js";
 import type { TableSource } from "./table-source.js";
 
+/** Rows in a DuckDB chunk (its vector size): the rows of one batch. */
+const CHUNK_ROWS = 2048;
+
 /** The name a target database file is attached under in the scan engine. */
 const ATTACHED = "mdm_target";
 
@@ -21,13 +24,13 @@ export function typedSource(
     rowCount: spec.rowCount,
     inferred: spec.inferred,
     distinctOf: spec.distinctOf,
-    async *batches(batchSize: number, signal?: AbortSignal) {
+    async *batches(signal?: AbortSignal) {
       // Imported here: the DuckDB backend package is loaded only when a file is read.
       const { resultBatches } = await import("@mdm/storage-duckdb");
       engine.label = spec.file;
       const result = await engine.stream(spec.query);
       try {
-        yield* resultBatches(result, batchSize, signal);
+        yield* resultBatches(result, CHUNK_ROWS, signal);
       } catch (error) {
         throw engine.failure(error);
       }
