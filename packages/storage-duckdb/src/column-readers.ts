@@ -14,8 +14,8 @@ const ALL_VALID: Validity = () => true;
 /**
  * The raw memory of a column (its data and its validity bits) through @duckdb/node-bindings, the C API
  * @duckdb/node-api is built on. @duckdb/node-api's own per-value reads make an object per DATE or TIMESTAMP
- * and test each validity bit with BigInt arithmetic; a registration of 500,000 rows spent a third of its
- * time collecting that garbage.
+ * and test each validity bit with BigInt arithmetic: part of the 1.3 s of 6.1 s a 500,000-row registration
+ * into SQLite spent in the garbage collector.
  */
 function rawColumn(chunk: DuckDBDataChunk, column: number, bytesPerRow: number): { data: Uint8Array; valid: Validity; rows: number } {
   const rows = chunk.rowCount;

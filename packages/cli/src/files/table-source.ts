@@ -18,7 +18,7 @@ export interface TableSource {
   /**
    * The rows in the value model, one batch per DuckDB chunk (2,048 rows), each batch made fresh (a writer
    * may take them over: `handOverRows`). Batches that small die young in V8; with 10,000-row batches a
-   * 500,000-row registration into SQLite spent a third of its time in the garbage collector.
+   * 500,000-row registration into SQLite spent a fifth of its time in the garbage collector (1.3 s of 6.1 s).
    */
   batches(signal?: AbortSignal): AsyncGenerator<Value[][]>;
   /**
