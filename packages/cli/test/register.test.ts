@@ -137,6 +137,43 @@ describe("mdm dataset register", () => {
     expect(info.problem_type).toBe("binary_classification");
   });
 
+  it("a JSON array of objects (BOM, indented, gzip) registers the rows and types of the same data as JSON lines; an array with a scalar among its objects still registers as one JSON column", async () => {
+    const lease = await acquireInstance(":memory:", {});
+    const c = await lease.instance.connect();
+    const array = join(files, "array-raw.json");
+    await c.run(`COPY (SELECT * FROM read_json_auto(${quoteLiteral(join(files, "train.json"))})) TO ${quoteLiteral(array)} (FORMAT JSON, ARRAY true)`);
+    c.closeSync();
+    await lease.release();
+    const text = readFileSync(array, "utf8");
+    expect(text.trimStart().startsWith("[")).toBe(true);
+    writeFileSync(join(files, "array.json"), `\uFEFF \n  ${text}`);
+    writeFileSync(join(files, "array.json.gz"), gzipSync(readFileSync(join(files, "array.json"))));
+    writeFileSync(join(files, "mixed.json"), '[{"a":1},{"a":2},5]');
+    const rowsOf = async (name: string) => {
+      const backend = new SqliteStorageBackend({ homeDir: home });
+      try {
+        return (await backend.readTable("data", { engine: await backend.getDatasetEngine(name), orderBy: ["id"] })).rows;
+      } finally {
+        await backend.close();
+      }
+    };
+    const infos: Record<string, { tables: Array<{ rows: number; columns: unknown[] }> }> = {};
+    for (const [name, file] of [["lines_j", "train.json"], ["array_j", "array.json"], ["array_gz", "array.json.gz"]] as const) {
+      const r = await mdm(["dataset", "register", name, join(files, file), "--backend", "sqlite", "--json"], env());
+      expect(r.code, r.stderr).toBe(0);
+      infos[name] = JSON.parse(r.stdout);
+    }
+    expect(infos.array_j!.tables[0]!.rows).toBe(400);
+    expect(infos.array_j!.tables[0]!.columns).toEqual(infos.lines_j!.tables[0]!.columns);
+    expect(infos.array_gz!.tables[0]!.columns).toEqual(infos.lines_j!.tables[0]!.columns);
+    const lines = await rowsOf("lines_j");
+    expect(await rowsOf("array_j")).toEqual(lines);
+    expect(await rowsOf("array_gz")).toEqual(lines);
+    const mixed = await mdm(["dataset", "register", "mixed_j", join(files, "mixed.json"), "--backend", "sqlite", "--json"], env());
+    expect(mixed.code, mixed.stderr).toBe(0);
+    expect(JSON.parse(mixed.stdout).tables[0]).toMatchObject({ rows: 3, columns: [{ name: "json" }] });
+  });
+
   it.each(["sqlite", "duckdb"])("JSON integers DuckDB reads as HUGEINT are int64 when every value fits (%s); one beyond int64 keeps the column decimal", async (backendType) => {
     writeFileSync(join(files, "signs.json"), JSON.stringify([{ id: 1, n: -5 }, { id: 2, n: 9223372036854775807n.toString() }, { id: 3, n: null }]).replace(/"(\d+)"/, "$1"));
     writeFileSync(join(files, "wide.json"), '[{"id":1,"n":-5},{"id":2,"n":18446744073709551615}]');
