@@ -5,20 +5,12 @@ import { resolve } from "node:path";
 import { parse } from "csv-parse/sync";
 import { ErrorCodes, MdmError, quoteIdentifier, quoteLiteral } from "@mdm/storage-core";
 import type { DataFile } from "./discover.js";
-import { ColumnInference } from "./infer.js";
+import { ColumnInference, SAMPLE_ROWS } from "./infer.js";
 import { castExpression, inferenceQuery, readInference } from "./inference-sql.js";
 import type { ScanEngine } from "./scan-engine.js";
 import type { SourceOptions } from "./source.js";
 import type { TableSource } from "./table-source.js";
 import { typedSource } from "./typed-source.js";
-
-/**
- * Rows whose values decide which candidate types the scan of the whole file still checks (read by DuckDB,
- * judged by infer.ts's rules in JavaScript: as SQL, the rules cost more to plan than these rows to check).
- * One DuckDB vector: 2,048 rows of the bench file are read in 20-35 ms, 4,096 in 190-230 ms (the reader then
- * starts on the whole file).
- */
-const SAMPLE_ROWS = 2048;
 
 /** The candidate types common to each column's non-NULL values in `rows` (every type for a column with none). */
 function sampleCandidates(rows: unknown[][], columns: readonly string[]): number[] {

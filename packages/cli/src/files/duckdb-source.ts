@@ -1,11 +1,11 @@
 import { resolve } from "node:path";
-import { ErrorCodes, MdmError, isMdmError, quoteIdentifier, quoteLiteral, type ColumnDef } from "@mdm/storage-core";
+import { ErrorCodes, MdmError, quoteIdentifier, quoteLiteral, type ColumnDef } from "@mdm/storage-core";
 import type { DataFile } from "./discover.js";
 import type { InferredColumn } from "./inference-sql.js";
 import type { ScanEngine } from "./scan-engine.js";
 import type { SourceOptions } from "./source.js";
 import type { TableSource } from "./table-source.js";
-import { jsonLayoutOptions } from "./json-layout.js";
+import { jsonRecordsSource } from "./json-source.js";
 import { typedSource } from "./typed-source.js";
 
 const READERS = { parquet: "read_parquet", json: "read_json_auto" } as const;
@@ -53,33 +53,50 @@ async function scan(engine: ScanEngine, from: string, options: SourceOptions): P
   return { columns, duckTypes, slots, counts: row as unknown[], target, distinctSlot };
 }
 
+/** DuckDB's nested types (STRUCT, MAP, UNION, LIST `T[]`, ARRAY `T[n]`): stored as their JSON text. */
+const NESTED_TYPE = /^(?:STRUCT|MAP|UNION)\(|\[\d*\]$/;
+
 /**
- * A Parquet or JSON file read by the scan engine: the file's own types (Parquet) or DuckDB's detection
- * (JSON) give the columns, mapped to logical types as the DuckDB backend maps them.
+ * A Parquet file, or a JSON file that is not records of objects (see `json-source.ts`), read by the scan
+ * engine: the file's own types (Parquet) or DuckDB's detection (JSON) give the columns, mapped to logical
+ * types as the DuckDB backend maps them; nested values (LIST, STRUCT, MAP) become `json` columns holding
+ * their JSON text (`to_json`), and the other types without a logical type of their own (UUID, TIME,
+ * INTERVAL, ENUM) `text` holding DuckDB's text of them.
  */
 export async function duckdbSource(engine: ScanEngine, file: DataFile, options: SourceOptions = {}): Promise<TableSource> {
   const reader = READERS[file.format as keyof typeof READERS];
   if (!reader) throw new MdmError(ErrorCodes.INTERNAL, `No DuckDB reader for ${file.format}`);
-  const layout = file.format === "json" ? await jsonLayoutOptions(file) : "";
-  const fromWith = (extra: string) => `${reader}(${quoteLiteral(resolve(file.path))}${extra})`;
-  let scanned: Scanned;
-  let from = fromWith(layout);
-  try {
-    scanned = await scan(engine, from, options);
-  } catch (error) {
-    if (layout === "" || isMdmError(error, ErrorCodes.ABORTED) || isMdmError(error, ErrorCodes.DISK_FULL)) throw error;
-    // The array's later elements are not all objects (DuckDB's detection would have made it one JSON column).
-    from = fromWith("");
-    scanned = await scan(engine, from, options);
+  if (file.format === "json") {
+    const records = await jsonRecordsSource(engine, file, options);
+    if (records) return records;
   }
-  const { columns, duckTypes, slots, counts, target, distinctSlot } = scanned;
-  const narrowed = new Set<number>();
-  slots.forEach((s, i) => {
-    if (s.fits !== undefined && counts[s.fits] === true) {
-      columns[i] = { ...(columns[i] as ColumnDef), type: "int64" };
-      duckTypes[i] = "BIGINT";
-      narrowed.add(i);
+  const from = `${reader}(${quoteLiteral(resolve(file.path))})`;
+  const { columns, duckTypes, slots, counts, target, distinctSlot } = await scan(engine, from, options);
+  let exact = columns.length > 0;
+  const select = columns.map((c, i) => {
+    const s = slots[i] as (typeof slots)[number];
+    const v = quoteIdentifier(c.name);
+    const duckType = duckTypes[i] as string;
+    let expression: string;
+    if (NESTED_TYPE.test(duckType)) {
+      columns[i] = { ...c, type: "json" };
+      expression = `CAST(to_json(${v}) AS JSON)`;
+    } else if (s.fits !== undefined && counts[s.fits] === true) {
+      columns[i] = { ...c, type: "int64" };
+      expression = `CAST(${v} AS BIGINT)`;
+    } else if (EXACT_TYPES.has(duckType) && CANONICAL[c.type] !== undefined) {
+      expression = `CAST(${v} AS ${CANONICAL[c.type]})`;
+    } else if (c.type === "text" || c.type === "json") {
+      // UUID, TIME, INTERVAL, ENUM...: DuckDB's text of them; a JSON column (DuckDB's detection) as it is.
+      expression = `CAST(${v} AS ${c.type === "json" ? "JSON" : "VARCHAR"})`;
+    } else if (/^(?:DECIMAL\(|BLOB$)/.test(duckType)) {
+      // Stored as they are (a DECIMAL of DuckDB's has at most 38 digits).
+      expression = v;
+    } else {
+      exact = false;
+      expression = v;
     }
+    return `${expression} AS ${v}`;
   });
   const inferred: InferredColumn[] = columns.map((c, i) => {
     const s = slots[i] as (typeof slots)[number];
@@ -87,9 +104,5 @@ export async function duckdbSource(engine: ScanEngine, file: DataFile, options: 
     if (c.name === target && distinctSlot !== undefined) column.distinctCount = Number(counts[distinctSlot]);
     return column;
   });
-  const exact = columns.every((c, i) => EXACT_TYPES.has(duckTypes[i] as string) && CANONICAL[c.type] !== undefined);
-  const select = columns
-    .map((c, i) => (exact || narrowed.has(i) ? `CAST(${quoteIdentifier(c.name)} AS ${CANONICAL[c.type]}) AS ${quoteIdentifier(c.name)}` : quoteIdentifier(c.name)))
-    .join(", ");
-  return typedSource(engine, { file: file.path, columns, rowCount: Number(counts[0]), inferred, distinctOf: "values", query: `SELECT ${select || "*"} FROM ${from}`, exact: exact && columns.length > 0 });
+  return typedSource(engine, { file: file.path, columns, rowCount: Number(counts[0]), inferred, distinctOf: "values", query: `SELECT ${select.join(", ") || "*"} FROM ${from}`, exact });
 }

@@ -141,7 +141,11 @@ export function readInference(row: unknown[], columns: readonly string[], distin
 
 /** The SQL that turns a column's text into its inferred type, exactly as `fieldConverter` does in JavaScript. */
 export function castExpression(name: string, type: LogicalType): string {
-  const v = quoteIdentifier(name);
+  return castText(quoteIdentifier(name), type);
+}
+
+/** `castExpression` of a VARCHAR expression `v` (a column name quoted, or a value taken out of JSON). */
+export function castText(v: string, type: LogicalType): string {
   switch (type) {
     case "int64":
       return `CAST(${v} AS BIGINT)`;

@@ -6,18 +6,17 @@ import type { DataFile } from "./discover.js";
 const HEAD_BYTES = 64 * 1024;
 
 /**
- * `read_json` options for a JSON file that is an array of objects (its first characters, after a BOM and
- * whitespace, are `[` and `{`): `format = 'array', records = true`, what DuckDB's detection would decide for
- * it. Given, they spare DuckDB that detection, which on an array file held it for most of the time and most of
- * the memory: 1.7 s and 510 MB of peak RSS before the first row of the benchmark's 200,000-record array,
- * against 0.4 s and 161 MB with the options (a 160 MB memory limit; the detection's memory is not the buffer
- * manager's). Anything else (JSON lines, which DuckDB detects cheaply, a scalar array, one object) gets no
- * options: DuckDB detects it as before. The caller falls back to no options if these fail on the file.
+ * Whether a JSON file is an array of objects (its first characters, after a BOM and whitespace, are `[` and
+ * `{`): then its readers are told `format = 'array'` (and `records = true`), what DuckDB's detection would
+ * decide for it. Told, they skip that detection, which on an array file held most of the time and memory:
+ * 1.7 s and 510 MB of peak RSS before the first row of the benchmark's 200,000-record array, against 0.4 s
+ * and 161 MB (a 160 MB memory limit; the detection's memory is not the buffer manager's). Anything else
+ * (JSON lines, which DuckDB detects cheaply, a scalar array, one object) is left to the detection.
  */
-export async function jsonLayoutOptions(file: DataFile): Promise<string> {
+export async function isArrayOfObjects(file: DataFile): Promise<boolean> {
   const head = await fileHead(file);
   const text = head.replace(/^\uFEFF/, "").trimStart();
-  return /^\[\s*\{/.test(text) ? ", format = 'array', records = true" : "";
+  return /^\[\s*\{/.test(text);
 }
 
 async function fileHead(file: DataFile): Promise<string> {
