@@ -3,6 +3,7 @@ export * from "./names.js";
 export * from "./types.js";
 export * from "./values.js";
 export * from "./checksum.js";
+export * from "./coercion.js";
 export * from "./dataframe.js";
 export * from "./metrics.js";
 export * from "./interface.js";
