@@ -13,11 +13,13 @@ import {
   StorageBackendManager,
   TableChecksum,
   formatValue,
+  rowCoercer,
   getDefaultManager,
   isMdmError,
   isStorageBackend,
   normalizeDatasetName,
   SPECIAL_VALUE_TYPES,
+  type CoercedCounts,
   type ColumnDef,
   type IStorageBackend,
   type LogicalType,
@@ -101,6 +103,12 @@ function columnsToScan(source: IStorageBackend, target: IStorageBackend, columns
     if (c.type === "decimal") return Number.isFinite(t.maxDecimalPrecision) && (c.precision === undefined || c.precision > t.maxDecimalPrecision || s.maxDecimalPrecision > t.maxDecimalPrecision);
     return kindsToFind(source, target, c.type).length > 0;
   });
+}
+
+/** The dataset's id columns, from its metadata (`id_columns`, as registration writes it). */
+function idColumnsOf(metadata: Metadata): string[] {
+  const ids = (metadata as Record<string, unknown>).id_columns;
+  return Array.isArray(ids) ? ids.map(String) : [];
 }
 
 function errorInfo(error: unknown): { code: string; message: string } {
@@ -354,8 +362,9 @@ export class StorageMigrator {
         const info = await source.getTableInfo(table, sourceEngine);
         plans.push({ name: table, columns: info.columns, rowCount: info.rowCount });
       }
-      if (options.preflightScan !== false) {
-        for (const plan of plans) await this.scanRepresentable(source, target, sourceEngine, plan, batchSize, signal);
+      if (options.preflightScan !== false && !options.coerceUnsupported) {
+        const idColumns = idColumnsOf(await source.getMetadata(name).catch(() => ({}) as Metadata));
+        for (const plan of plans) await this.scanRepresentable(source, target, sourceEngine, plan, batchSize, idColumns, signal);
       }
       const runId = randomBytes(6).toString("hex");
       const metadata: Metadata = {
@@ -374,9 +383,12 @@ export class StorageMigrator {
         await target.createDatabase(stagingPath);
         let stagingEngine = await target.getEngine(stagingPath);
         const sourceSums = new Map<string, TableChecksum>();
+        const coercedByTable = new Map<string, CoercedCounts>();
         for (let i = 0; i < plans.length; i++) {
           const plan = plans[i] as TablePlan;
-          const sum = await this.copyTable(source, target, sourceEngine, stagingEngine, plan, batchSize, verify === "checksum", options, (rowsDone, rate) =>
+          const coercedCounts: CoercedCounts = {};
+          coercedByTable.set(plan.name, coercedCounts);
+          const sum = await this.copyTable(source, target, sourceEngine, stagingEngine, plan, batchSize, verify === "checksum", options, coercedCounts, (rowsDone, rate) =>
             progress({
               phase: "copy",
               table: plan.name,
@@ -392,6 +404,12 @@ export class StorageMigrator {
           result.tablesMigrated.push(plan.name);
           await nextTurn();
           checkAbort();
+        }
+        if (options.coerceUnsupported) {
+          const coerced = Object.fromEntries([...coercedByTable].filter(([, counts]) => Object.keys(counts).length > 0));
+          // Beside registration's own `coerced`, which the copied metadata keeps.
+          metadata.migration_coerced = coerced;
+          if (Object.keys(coerced).length > 0) result.coerced = coerced;
         }
         const now = new Date().toISOString();
         await target.writeBatches(
@@ -527,7 +545,7 @@ export class StorageMigrator {
   }
 
   /** Refuse, before writing anything, values the target cannot hold (naming table, column and row). */
-  private async scanRepresentable(source: IStorageBackend, target: IStorageBackend, engine: StorageEngine, plan: TablePlan, batchSize: number, signal?: AbortSignal): Promise<void> {
+  private async scanRepresentable(source: IStorageBackend, target: IStorageBackend, engine: StorageEngine, plan: TablePlan, batchSize: number, idColumns: string[], signal?: AbortSignal): Promise<void> {
     let columns = columnsToScan(source, target, plan.columns);
     if (columns.length === 0 || plan.rowCount === 0) return;
     // A special value the target lacks is first asked of the source's engine, one query per kind. The
@@ -547,8 +565,10 @@ export class StorageMigrator {
       if (clean) columns = columns.filter((c) => c.type !== type);
     }
     if (columns.length === 0) return;
+    // The row's key (the dataset's id columns, where this table has them) is read beside, to name it.
+    const keys = idColumns.filter((id) => plan.columns.some((c) => c.name === id));
     let row = 0;
-    for await (const batch of source.readBatches(plan.name, { engine, columns: columns.map((c) => c.name), batchSize, signal, keepInCache: false })) {
+    for await (const batch of source.readBatches(plan.name, { engine, columns: [...columns.map((c) => c.name), ...keys], batchSize, signal, keepInCache: false })) {
       for (const values of batch.rows) {
         for (let c = 0; c < columns.length; c++) {
           const column = columns[c] as ColumnDef;
@@ -556,10 +576,13 @@ export class StorageMigrator {
             target.checkValue(column, values[c] as Value);
           } catch (error) {
             const info = errorInfo(error);
+            const key = Object.fromEntries(keys.map((k, i) => [k, formatValue(values[columns.length + i] as Value)]));
+            const named = keys.length > 0 ? `the row with ${keys.map((k) => `${k} = ${key[k]}`).join(", ")} (row ${row + 1})` : `row ${row + 1}`;
             throw new MdmError(
               ErrorCodes.UNSUPPORTED_VALUE,
-              `${target.backendType} cannot hold the value ${formatValue(values[c] as Value)} of table ${JSON.stringify(plan.name)}, column ${JSON.stringify(column.name)}, row ${row} (first offending row): ${info.message}`,
-              { cause: error, details: { table: plan.name, column: column.name, row } },
+              `${target.backendType} cannot hold the value ${formatValue(values[c] as Value)} of table ${JSON.stringify(plan.name)}, column ${JSON.stringify(column.name)}, ${named}, the first such: ${info.message}. ` +
+                `Nothing was written; pass coerceUnsupported (--coerce-unsupported) to store the nearest value it holds instead, counted`,
+              { cause: error, details: { table: plan.name, column: column.name, row: row + 1, ...(keys.length > 0 ? { key } : {}), option: "--coerce-unsupported" } },
             );
           }
         }
@@ -577,15 +600,19 @@ export class StorageMigrator {
     batchSize: number,
     checksum: boolean,
     options: MigrateOptions,
+    coercedCounts: CoercedCounts,
     onRows: (rowsDone: number, rate: number) => void,
   ): Promise<TableChecksum | undefined> {
     const sum = checksum ? new TableChecksum(plan.columns) : undefined;
+    // Coerced before the checksum: verification compares the target with what the source becomes.
+    const coerce = options.coerceUnsupported ? rowCoercer(plan.columns, target.capabilities.values, coercedCounts) : undefined;
     const started = performance.now();
     const transform = options.transformBatch;
     const names = plan.columns.map((c) => c.name);
     let read = 0;
     const batches = async function* () {
       for await (const batch of prefetch(source.readBatches(plan.name, { engine: sourceEngine, columns: names, batchSize, signal: options.signal, keepInCache: false }))) {
+        if (coerce) coerce(batch.rows);
         if (sum) sum.addAll(batch.rows);
         read += batch.rows.length;
         yield transform ? transform(plan.name, batch.rows) : batch.rows;

@@ -43,6 +43,13 @@ export interface MigrateOptions {
    */
   handleSignals?: boolean;
   /**
+   * Each value the target cannot hold becomes the entry of core's coercion table (`COERCIONS`: NaN -> NULL,
+   * -0.0 -> 0.0, ...), counted per table and column in `MigrationResult.coerced` and in the target's
+   * metadata (`migration_coerced`); verification compares the target with the coerced source. Default false: such a
+   * value is refused before anything is written, naming its table, column and row.
+   */
+  coerceUnsupported?: boolean;
+  /**
    * A hook that sees every batch on its way to the target; for tests that inject corruption
    * (the checksum must catch it). Never set it in production.
    */
@@ -82,6 +89,8 @@ export interface MigrationResult {
   sourceRemoved: boolean;
   /** Notices of the run (also given to `onNotice`): a stale lock taken over, a kept source, a deferred signal. */
   warnings: string[];
+  /** Values `coerceUnsupported` changed, per table and column (absent when none was). */
+  coerced?: Record<string, import("@mdm/storage-core").CoercedCounts>;
   /** A SIGINT/SIGTERM that arrived past the point of no return: the migration completed anyway. */
   interrupted?: NodeJS.Signals;
   error: { code: string; message: string } | null;

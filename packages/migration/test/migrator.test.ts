@@ -158,9 +158,29 @@ describe("StorageMigrator", () => {
     const result = await new StorageMigrator({ source: duck, target: sqliteTarget, home: null, lockDir: join(env.home, "locks") }).migrateDataset("nans");
     expect(result.success).toBe(false);
     expect(result.error?.code).toBe(ErrorCodes.UNSUPPORTED_VALUE);
-    expect(result.error?.message).toMatch(/table "train", column "x", row 2/);
+    expect(result.error?.message).toMatch(/table "train", column "x", row 3, the first such: .*--coerce-unsupported/);
     expect(await sqliteTarget.datasetExists("nans")).toBe(false);
     expect(existsSync(join(env.home, "datasets", "nans", "nans.sqlite"))).toBe(false);
+  });
+
+  it("with coerceUnsupported, NaN and -0.0 become NULL and 0.0 in SQLite, counted per column, in the metadata, and the checksum still proves the copy", async () => {
+    const sqliteTarget = env.make("sqlite", "new");
+    const duck = env.make("duckdb", "new");
+    await duck.createDataset("coerce");
+    const engine = await duck.getDatasetEngine("coerce");
+    const columns = [{ name: "id", type: "int64" as const }, { name: "x", type: "float64" as const }, { name: "y", type: "float64" as const }];
+    await duck.writeBatches("train", columns, [[[0n, 1.5, 1], [1n, Number.NaN, 2], [2n, Number.NaN, Number.NaN], [3n, 4, 5], [4n, Infinity, 6]]], { engine });
+    await duck.writeBatches("train", columns, [[[5n, 7, 8]]], { engine, ifExists: "append" });
+    const result = await new StorageMigrator({ source: duck, target: sqliteTarget, home: null, lockDir: join(env.home, "locks") }).migrateDataset("coerce", { coerceUnsupported: true, verify: "checksum" });
+    expect(result.error).toBeNull();
+    expect(result.verification?.passed).toBe(true);
+    expect(result.coerced).toEqual({ train: { x: { nan: 2 }, y: { nan: 1 } } });
+    const back = await sqliteTarget.readTable("train", { engine: await sqliteTarget.getDatasetEngine("coerce"), orderBy: ["id"] });
+    expect(back.rows.map((r) => [r.x, r.y])).toEqual([[1.5, 1], [null, 2], [null, null], [4, 5], [Infinity, 6], [7, 8]]);
+    expect((await sqliteTarget.getMetadata("coerce")).migration_coerced).toEqual({ train: { x: { nan: 2 }, y: { nan: 1 } } });
+    // The source is unchanged: coercion happens on the way.
+    const source = await duck.readTable("train", { engine, orderBy: ["id"] });
+    expect(source.rows.filter((r) => Number.isNaN(r.x))).toHaveLength(2);
   });
 
   // The preflight asks the source's engine first: without the value, the rows are read once (the copy);
@@ -172,7 +192,7 @@ describe("StorageMigrator", () => {
       kind: "nulInText",
       columns: [{ name: "id", type: "int64" }, { name: "s", type: "text" }],
       rows: (offending: boolean): Value[][] => [[0n, "a"], [1n, null], [2n, offending ? "c\0d" : "c"], ...(offending ? [[3n, "e\0"]] : [])],
-      named: /table "t", column "s", row 2/,
+      named: /table "t", column "s", row 3/,
     }],
     ["a PostgreSQL source for -0.0 before DuckDB", {
       source: ["postgresql", "new"],
@@ -180,7 +200,7 @@ describe("StorageMigrator", () => {
       kind: "negativeZero",
       columns: [{ name: "id", type: "int64" }, { name: "x", type: "float64" }, { name: "y", type: "float64" }],
       rows: (offending: boolean): Value[][] => [[0n, 1.5, 0], [1n, null, Number.NaN], [2n, 2.5, offending ? -0 : 0], ...(offending ? [[3n, 3.5, -0]] : [])],
-      named: /table "t", column "y", row 2/,
+      named: /table "t", column "y", row 3/,
     }],
   ] as const)("asks %s: none, and the rows are not scanned; one, and the first is named", async (_what, c) => {
     const from = env.make(c.source[0], c.source[1]);
