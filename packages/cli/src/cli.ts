@@ -63,6 +63,8 @@ function buildProgram(runtime: Runtime): Command {
         .choices(["fastest", "flags"])
         .default("fastest"),
     )
+    .option("--dry-run", "print the columns inference gives each file (types, counts, a few values) and the values the backend could not hold; write nothing")
+    .option("--coerce-unsupported", "store each value the backend cannot hold as its nearest value (NaN -> NULL, -0.0 -> 0.0, ...), counted in the summary; without it such a value is refused")
     .option("--json", "print the registered dataset as JSON")
     .action(async (name: string, path: string, opts) => registerCommand(context(), name, path, opts, runtime.signal));
   dataset
@@ -110,6 +112,7 @@ function buildProgram(runtime: Runtime): Command {
     .addOption(new Option("--verify <mode>", "verification before publishing").choices(["checksum", "count", "none"]).default("checksum"))
     .option("--overwrite", "replace an existing dataset of that name in the target")
     .option("--remove-source", "drop the source database after a verified migration")
+    .option("--coerce-unsupported", "store each value the target cannot hold as its nearest value (NaN -> NULL, -0.0 -> 0.0, ...), counted in the summary and the dataset's metadata; without it such a value is refused")
     .option("--json", "print the result objects as JSON")
     .action(async (names: string[], opts) => {
       runtime.reportsInterrupts = true;

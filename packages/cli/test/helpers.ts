@@ -6,6 +6,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TableChecksum, isSqlDate, isSqlTimestamp, type IStorageBackend } from "@mdm/storage-core";
+import { SqliteStorageBackend } from "@mdm/storage-sqlite";
+import { DuckdbStorageBackend } from "@mdm/storage-duckdb";
 
 export const MDM_BIN = resolve(fileURLToPath(new URL(".", import.meta.url)), "..", "dist", "bin.js");
 export const EXAMPLE_DATASET = resolve(fileURLToPath(new URL(".", import.meta.url)), "..", "..", "..", "data", "example-dataset");
@@ -91,6 +93,14 @@ export function postgresEnv(): { env: Record<string, string>; prefix: string; co
       sslmode: "disable",
     },
   };
+}
+
+/** A new backend of that type reading the datasets of `home` (PostgreSQL: the test server's, under `config`'s prefix). */
+export async function backendOfType(type: string, home: string, config: ReturnType<typeof postgresEnv>["config"]): Promise<IStorageBackend> {
+  if (type === "sqlite") return new SqliteStorageBackend({ homeDir: home });
+  if (type === "duckdb") return new DuckdbStorageBackend({ homeDir: home });
+  const { PostgresqlStorageBackend } = await import("@mdm/storage-postgresql");
+  return new PostgresqlStorageBackend({ config });
 }
 
 /** Whether the test server accepts TCP connections; the reason when not. Under CI=true its absence is an error. */

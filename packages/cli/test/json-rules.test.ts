@@ -1,10 +1,9 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isSqlTimestamp, quoteLiteral, type IStorageBackend } from "@mdm/storage-core";
-import { SqliteStorageBackend } from "@mdm/storage-sqlite";
-import { DuckdbStorageBackend, acquireInstance } from "@mdm/storage-duckdb";
-import { cleanEnv, dropPostgresDatabases, mdm, postgresAvailable, postgresEnv, removeDir, tempDir } from "./helpers.js";
+import { isSqlTimestamp, quoteLiteral } from "@mdm/storage-core";
+import { acquireInstance } from "@mdm/storage-duckdb";
+import { backendOfType, cleanEnv, dropPostgresDatabases, mdm, postgresAvailable, postgresEnv, removeDir, tempDir } from "./helpers.js";
 
 // JSON typed by our rules (json-source.ts), and Parquet's nested columns, into each engine and across them.
 const pg = postgresEnv();
@@ -56,12 +55,7 @@ describe("JSON by our rules, Parquet's nested columns", () => {
   let records: ReturnType<typeof recordsFile>;
   const env = () => cleanEnv(home, pg.env);
 
-  async function backendOf(type: string): Promise<IStorageBackend> {
-    if (type === "sqlite") return new SqliteStorageBackend({ homeDir: home });
-    if (type === "duckdb") return new DuckdbStorageBackend({ homeDir: home });
-    const { PostgresqlStorageBackend } = await import("@mdm/storage-postgresql");
-    return new PostgresqlStorageBackend({ config: pg.config });
-  }
+  const backendOf = (type: string) => backendOfType(type, home, pg.config);
 
   async function rowsIn(type: string, name: string): Promise<Array<Record<string, unknown>>> {
     const backend = await backendOf(type);

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -13,26 +13,27 @@ import {
   isMdmError,
   normalizeDatasetName,
   quoteIdentifier,
-  SPECIAL_VALUE_TYPES,
+  coercedLines,
   type BackendType,
   type IStorageBackend,
   type Implementation,
   type LogicalType,
   type RegistryEntry,
-  type SpecialValue,
+  type CoercedCounts,
   type StorageEngine,
   type Value,
 } from "@mdm/storage-core";
 import { orderTables } from "@mdm/migration";
 import type { CliContext } from "../context.js";
 import { UsageError } from "../exit-codes.js";
-import { discoverDataFiles } from "../files/discover.js";
+import { discoverDataFiles, type DataFile } from "../files/discover.js";
 import { removeDatasetLeftovers } from "./doctor.js";
 import { problemTypeOf } from "../files/infer.js";
 import type { InferredColumn } from "../files/inference-sql.js";
 import { COLUMNS_TABLE, COLUMNS_TABLE_COLUMNS, STATISTICS_TABLE, STATISTICS_TABLE_COLUMNS, columnCounts, columnsRows, statisticsRows } from "../dataset-statistics.js";
 import { ScanEngine } from "../files/scan-engine.js";
 import { openSource, type TableSource } from "../files/source.js";
+import { SPECIAL_VALUE_SQL, coerced, refusal, unsupportedOf } from "../files/unsupported-values.js";
 import { colour, formatBytes, print, printJson, table } from "../output.js";
 import { TableProgress } from "../progress.js";
 
@@ -50,6 +51,10 @@ export interface DatasetInfo {
   created_at: string | null;
   size_bytes: number | null;
   registry_file: string;
+  /** Values that `--coerce-unsupported` changed, per table and column (absent when none was). */
+  coerced?: Record<string, CoercedCounts>;
+  /** Values `mdm migrate --coerce-unsupported` changed on the way to this backend, per table and column. */
+  migration_coerced?: Record<string, CoercedCounts>;
 }
 
 /** One element of `mdm dataset list --json`. */
@@ -120,7 +125,15 @@ async function describeEntry(ctx: CliContext, entry: RegistryEntry, name: string
     const info = await backend.getTableInfo(t, engine);
     tables.push({ name: t, rows: info.rowCount, columns: info.columns.map((c) => ({ name: c.name, type: c.type, ...stats.get(`${t}\u0000${c.name}`) })) });
   }
-  return datasetInfo(ctx, entry, backend, n, tables);
+  const result = await datasetInfo(ctx, entry, backend, n, tables);
+  // What --coerce-unsupported changed, at registration or at the last migration (the dataset's metadata).
+  const metadata = await backend.getMetadata(n).catch(() => ({}) as Record<string, unknown>);
+  const counts = (value: unknown) => (value !== null && typeof value === "object" && Object.keys(value).length > 0 ? (value as Record<string, CoercedCounts>) : undefined);
+  const coerced = counts(metadata.coerced);
+  const migrationCoerced = counts(metadata.migration_coerced);
+  if (coerced) result.coerced = coerced;
+  if (migrationCoerced) result.migration_coerced = migrationCoerced;
+  return result;
 }
 
 /** The null and distinct counts of `_columns` by table and column; none when the dataset has no such table of ours (Python MDM's has no table_name). */
@@ -145,6 +158,8 @@ function printInfo(info: DatasetInfo): void {
   print(`  problem type: ${info.problem_type ?? "-"}`);
   print(`  created:      ${info.created_at ?? "-"}`);
   print(`  size:         ${formatBytes(info.size_bytes)}`);
+  printCoerced(info.coerced);
+  printCoerced(info.migration_coerced, "coerced by the migration");
   for (const t of info.tables) {
     print();
     print(`  table ${colour.bold(t.name)}: ${t.rows.toLocaleString("en-US")} rows, ${t.columns.length} columns`);
@@ -166,10 +181,15 @@ export interface RegisterOptions {
   description?: string;
   /** `fastest` (default): written by the new implementation when installed (same layout); `flags`: by the flags' choice. */
   copyWith?: string;
+  /** Values the target cannot hold become core's `COERCIONS` entry, counted; without it they are refused. */
+  coerceUnsupported?: boolean;
+  /** Print the columns inference gives (types, counts, a few values) and write nothing. */
+  dryRun?: boolean;
 }
 
 export async function registerCommand(ctx: CliContext, rawName: string, path: string, options: RegisterOptions, signal: AbortSignal): Promise<void> {
   const name = normalizeDatasetName(rawName);
+  if (options.dryRun) return dryRun(ctx, name, path, options, signal);
   // A damaged entry is refused before the lock is taken, so that it fails the same way whoever holds the lock.
   if (ctx.registry.exists(name)) ctx.entry(name);
   const lock = ctx.lockDataset(name, `register ${name}`);
@@ -209,16 +229,28 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
   const runId = randomBytes(6).toString("hex");
   const staging = backend.getStagingPath(name, runId);
   let published = false;
+  const coercedCounts: Record<string, CoercedCounts> = {};
   const scan = await ScanEngine.open(resolve(path), signal);
   try {
     // Pass 1: infer every column of every file, one aggregate per file in the scan engine.
-    for (const file of files) {
-      const key = `${name}/${file.table}/scan`;
-      const label = `${file.table} (${basename(file.path)})`;
-      const source = await withScanProgress(scan, progress, key, label, () => openSource(scan, file, { trackDistinct: options.target }));
-      progress.finish(key, label, source.rowCount);
-      sources.push({ table: file.table, source });
+    sources.push(...(await scanFiles(scan, files, progress, name, options)));
+    // Values the target cannot hold: coerced (counted) with the option; without it refused, naming the first.
+    if (options.coerceUnsupported) {
+      for (const s of sources) {
+        const result = await coerced(scan, s.source, unsupportedOf(s.source, backend.capabilities.values));
+        s.source = result.source;
+        if (Object.keys(result.counts).length > 0) coercedCounts[s.table] = result.counts;
+      }
     }
+    const refuse = async (error: unknown): Promise<never> => {
+      if (isMdmError(error, ErrorCodes.UNSUPPORTED_VALUE) && !options.coerceUnsupported) {
+        for (const { table: t, source } of sources) {
+          const refused = await refusal(scan, t, source, unsupportedOf(source, backend.capabilities.values), backend.backendType, error);
+          if (refused) throw refused;
+        }
+      }
+      throw error;
+    };
     const main = sources.find((s) => s.table === "train") ?? sources.find((s) => s.table === "data") ?? (sources[0] as (typeof sources)[number]);
     const mainColumns = main.source.columns.map((c) => c.name);
     if (options.target !== undefined && !mainColumns.includes(options.target)) {
@@ -244,13 +276,15 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
     for (const { table: t, source } of sources.filter((s) => !direct(s.source))) {
       const key = `${name}/${t}`;
       progress.update(key, t, 0, source.rowCount);
-      const rows = await backend.writeBatches(t, source.columns, source.batches(signal), {
-        engine,
-        ifExists: "fail",
-        handOverRows: true,
-        signal,
-        onBatch: (n) => progress.update(key, t, n, source.rowCount),
-      });
+      const rows = await backend
+        .writeBatches(t, source.columns, source.batches(signal), {
+          engine,
+          ifExists: "fail",
+          handOverRows: true,
+          signal,
+          onBatch: (n) => progress.update(key, t, n, source.rowCount),
+        })
+        .catch(refuse);
       progress.finish(key, t, rows);
       written.set(t, rows);
     }
@@ -269,6 +303,7 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
       created_at: createdAt,
       registered_with: `${backend.backendType}:${backend.implementation}`,
     };
+    if (options.coerceUnsupported) metadata.coerced = coercedCounts;
     await backend.writeBatches(METADATA_TABLE, METADATA_COLUMNS, [Object.entries(metadata).map(([k, v]) => [k, JSON.stringify(v), createdAt] as Value[])], {
       engine,
       ifExists: "replace",
@@ -278,8 +313,8 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
     for (const { table: t, source } of sources.filter((s) => direct(s.source))) {
       const key = `${name}/${t}`;
       const rows = await withScanProgress(scan, progress, key, t, () =>
-        (source.createTableIn as NonNullable<TableSource["createTableIn"]>)(staging, t, (from) => refuseUnsupportedValues(scan, backend, from, source)),
-      );
+        (source.createTableIn as NonNullable<TableSource["createTableIn"]>)(staging, t, (from) => refuseUnsupportedValues(scan, backend, from, t, source)),
+      ).catch(refuse);
       progress.finish(key, t, rows);
       written.set(t, rows);
     }
@@ -318,6 +353,14 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
     progress.stop();
     if (published) await backend.dropDataset(name).catch(() => undefined);
     else await backend.dropDatabase(staging).catch(() => undefined);
+    // The dataset's directory, made for the staging file, goes too when nothing else is in it.
+    if (!previous) {
+      try {
+        rmdirSync(ctx.home.datasetDir(name));
+      } catch {
+        // Not there, or not empty (another file of the dataset's): left as it is.
+      }
+    }
     // Whichever part saw the abort first (a reader, a writer, the scan), the user is told what is on disk.
     throw signal.aborted ? new MdmError(ErrorCodes.ABORTED, "Registration interrupted; nothing was registered", { cause: error }) : error;
   } finally {
@@ -327,11 +370,85 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
   // Built from what was written: counting the rows again would read the whole dataset back.
   const info = await datasetInfo(ctx, entry as RegistryEntry, backend, name, loaded);
   info.implementation = served;
+  if (Object.keys(coercedCounts).length > 0) info.coerced = coercedCounts;
   if (options.json) printJson(info);
   else {
     const rows = info.tables.map((t) => `${t.name} ${t.rows.toLocaleString("en-US")} rows`).join(", ");
     const writer = backend.implementation === served ? "" : `; written by ${backend.implementation}`;
     print(`${colour.green("Registered")} ${name} in ${info.backend} (${info.implementation}${writer}): ${rows}`);
+    printCoerced(info.coerced);
+  }
+}
+
+/** Pass 1 of a registration: every file's columns, types and counts, one aggregate per file in the scan engine. */
+async function scanFiles(scan: ScanEngine, files: DataFile[], progress: TableProgress, name: string, options: RegisterOptions): Promise<Array<{ table: string; source: TableSource }>> {
+  const sources: Array<{ table: string; source: TableSource }> = [];
+  for (const file of files) {
+    const key = `${name}/${file.table}/scan`;
+    const label = `${file.table} (${basename(file.path)})`;
+    const source = await withScanProgress(scan, progress, key, label, () => openSource(scan, file, { trackDistinct: options.target }));
+    progress.finish(key, label, source.rowCount);
+    sources.push({ table: file.table, source });
+  }
+  return sources;
+}
+
+/** Sample values shown per column by `--dry-run`. */
+const DRY_RUN_SAMPLES = 3;
+
+/** One table of `register --dry-run --json`. */
+export interface DryRunTable {
+  name: string;
+  file: string;
+  rows: number;
+  columns: Array<{ name: string; type: LogicalType; null_count: number; unique_count: number; samples: Array<string | null> }>;
+  /** Values the backend could not hold, per column and kind: refused without `--coerce-unsupported`. */
+  unsupported: CoercedCounts;
+}
+
+/**
+ * `register --dry-run`: the columns inference gives each file, with a few values (the first non-NULL ones,
+ * as DuckDB writes them) and the values the backend could not hold; nothing is written, no lock is taken.
+ */
+async function dryRun(ctx: CliContext, name: string, path: string, options: RegisterOptions, signal: AbortSignal): Promise<void> {
+  const files = discoverDataFiles(path);
+  const type = backendOption(options.backend, ctx.config.database.default_backend);
+  const values = (await ctx.backend({ type }, name)).capabilities.values;
+  const progress = new TableProgress(!options.json);
+  const scan = await ScanEngine.open(resolve(path), signal);
+  const tables: DryRunTable[] = [];
+  try {
+    for (const { table: t, source } of await scanFiles(scan, files, progress, name, options)) {
+      const samples = await Promise.all(
+        source.columns.map(async (c) => {
+          const v = quoteIdentifier(c.name);
+          const rows = await scan.rows(`SELECT CAST(${v} AS VARCHAR) FROM (${source.query}) WHERE ${v} IS NOT NULL LIMIT ${DRY_RUN_SAMPLES}`);
+          return rows.map((row) => (row[0] === null ? null : String(row[0])));
+        }),
+      );
+      const { counts } = await coerced(scan, source, unsupportedOf(source, values));
+      tables.push({
+        name: t,
+        file: source.file,
+        rows: source.rowCount,
+        columns: source.columns.map((c, i) => ({ name: c.name, type: c.type, ...columnCounts(source.rowCount, source.inferred[i] as InferredColumn), samples: samples[i] as Array<string | null> })),
+        unsupported: counts,
+      });
+    }
+  } finally {
+    progress.stop();
+    scan.close();
+  }
+  if (options.json) {
+    printJson({ name, backend: type, dry_run: true, tables });
+    return;
+  }
+  print(`${colour.bold(name)} (dry run: nothing written) into ${type}`);
+  for (const t of tables) {
+    print(`  table ${colour.bold(t.name)} from ${t.file}: ${t.rows.toLocaleString("en-US")} rows`);
+    const rows = t.columns.map((c) => [c.name, c.type, c.null_count.toLocaleString("en-US"), `~${c.unique_count.toLocaleString("en-US")}`, c.samples.map((v) => (v === null ? "" : JSON.stringify(v.length > 30 ? `${v.slice(0, 30)}...` : v))).join(", ")]);
+    print(table(["column", "type", "nulls", "distinct", "values"], rows, { compact: true }).replace(/^/gm, "    "));
+    for (const line of coercedLines(t.unsupported)) print(`    ${colour.yellow(`${type} cannot hold`)} ${line} (refused; --coerce-unsupported stores them so)`);
   }
 }
 
@@ -346,25 +463,21 @@ async function withScanProgress<T>(scan: ScanEngine, progress: TableProgress, ke
   }
 }
 
-const SPECIAL_VALUE_SQL: Record<SpecialValue, (column: string) => string> = {
-  nan: (c) => `isnan(${c})`,
-  infinity: (c) => `isinf(${c})`,
-  negativeZero: (c) => `${c} = 0 AND signbit(${c})`,
-  nulInText: (c) => `contains(${c}, chr(0))`,
-  nulInJson: (c) => `contains(CAST(${c} AS VARCHAR), '\\u0000')`,
-};
+/** Into DuckDB: a value the new table holds but DuckDB cannot keep (-0.0) is refused like any other, naming its line. */
+async function refuseUnsupportedValues(scan: ScanEngine, backend: IStorageBackend, from: string, table: string, source: TableSource): Promise<void> {
+  const list = unsupportedOf(source, backend.capabilities.values);
+  if (list.length === 0) return;
+  const tests = list.map(({ column, kind }) => SPECIAL_VALUE_SQL[kind](quoteIdentifier(column.name))).join(" OR ");
+  const [row] = await scan.rows(`SELECT count(*) FROM ${from} WHERE ${tests}`);
+  if (Number(row?.[0]) === 0) return;
+  const refused = await refusal(scan, table, source, list, backend.backendType);
+  throw refused ?? new MdmError(ErrorCodes.UNSUPPORTED_VALUE, `${backend.backendType} cannot hold some values of table ${table} (${source.file}); pass --coerce-unsupported`);
+}
 
-/** The first value of `from` that `backend` cannot hold, refused by `backend.checkValue` (one query per kind and column). */
-async function refuseUnsupportedValues(scan: ScanEngine, backend: IStorageBackend, from: string, source: TableSource): Promise<void> {
-  for (const column of source.columns) {
-    for (const kind of Object.keys(SPECIAL_VALUE_SQL) as SpecialValue[]) {
-      if (SPECIAL_VALUE_TYPES[kind] !== column.type || backend.capabilities.values[kind]) continue;
-      const c = quoteIdentifier(column.name);
-      const [row] = await scan.rows(`SELECT ${c} FROM ${from} WHERE ${(SPECIAL_VALUE_SQL[kind] as (c: string) => string)(c)} LIMIT 1`);
-      if (!row) continue;
-      backend.checkValue(column, row[0] as Value);
-      throw new MdmError(ErrorCodes.UNSUPPORTED_VALUE, `${backend.backendType} cannot hold the value ${String(row[0])} of column ${column.name} (${source.file})`);
-    }
+/** The summary's lines of coerced values. */
+function printCoerced(coerced: DatasetInfo["coerced"], what = "coerced"): void {
+  for (const [t, counts] of Object.entries(coerced ?? {})) {
+    for (const line of coercedLines(counts)) print(`  ${colour.yellow(what)} ${t}.${line}`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { StorageMigrator, type MigrationResult, type VerifyMode } from "@mdm/migration";
-import { ErrorCodes, isMdmError, normalizeDatasetName, redactSecrets, type BackendType, type IStorageBackend, type Implementation } from "@mdm/storage-core";
+import { ErrorCodes, coercedLines, isMdmError, normalizeDatasetName, redactSecrets, type BackendType, type IStorageBackend, type Implementation } from "@mdm/storage-core";
 import { parseBackendSpec, type CliContext } from "../context.js";
 import { ExitCodes, UsageError, exitCodeForErrorCode, type ExitCode } from "../exit-codes.js";
 import { colour, formatBytes, formatDuration, print, printJson, table } from "../output.js";
@@ -15,6 +15,8 @@ export interface MigrateCommandOptions {
   removeSource?: boolean;
   /** `fastest` (default): a side without a named implementation is copied by the new one when installed; `flags`: by the flags' choice. */
   copyWith?: string;
+  /** Values the target cannot hold become core's `COERCIONS` entry, counted; without it they are refused. */
+  coerceUnsupported?: boolean;
   json?: boolean;
 }
 
@@ -131,6 +133,7 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
         verify,
         overwrite: options.overwrite === true,
         removeSource: options.removeSource === true,
+        coerceUnsupported: options.coerceUnsupported === true,
         handleSignals: true,
         signal,
         onNotice: (message) => (options.json ? process.stderr.write(`mdm: ${name}: ${message}\n`) : progress.note(`${name}: ${message}`)),
@@ -178,6 +181,9 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
       ]),
     ),
   );
+  for (const r of results) {
+    for (const [t, counts] of Object.entries(r.coerced ?? {})) for (const line of coercedLines(counts)) print(`  ${colour.yellow("coerced")} ${r.dataset}/${t}.${line}`);
+  }
   for (const r of results.filter((x) => !x.success)) process.stderr.write(`mdm: ${r.dataset}: ${r.error?.message ?? "failed"}\n`);
   const ok = results.filter((r) => r.success).length;
   const removed = results.filter((r) => r.sourceRemoved).length;

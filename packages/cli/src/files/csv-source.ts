@@ -1,10 +1,8 @@
-import { createReadStream } from "node:fs";
-import type { Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
 import { resolve } from "node:path";
 import { parse } from "csv-parse/sync";
+import { parse as parseStream } from "csv-parse";
 import { ErrorCodes, MdmError, quoteIdentifier, quoteLiteral } from "@mdm/storage-core";
-import type { DataFile } from "./discover.js";
+import { openDataFile, type DataFile } from "./discover.js";
 import { ColumnInference, SAMPLE_ROWS } from "./infer.js";
 import { castExpression, inferenceQuery, readInference } from "./inference-sql.js";
 import type { ScanEngine } from "./scan-engine.js";
@@ -19,17 +17,10 @@ function sampleCandidates(rows: unknown[][], columns: readonly string[]): number
   return inference.map((column) => column.candidates);
 }
 
-function open(file: DataFile): Readable {
-  const raw = createReadStream(file.path, { highWaterMark: 1 << 20 });
-  if (!file.gzip) return raw;
-  const gunzip = createGunzip();
-  raw.on("error", (e) => gunzip.destroy(e));
-  return raw.pipe(gunzip);
-}
 
 /** The start of the file (decompressed), at most about 1 MB. */
 async function firstText(file: DataFile): Promise<string> {
-  const stream = open(file);
+  const stream = openDataFile(file);
   let text = "";
   try {
     for await (const chunk of stream) {
@@ -88,6 +79,26 @@ function headerRecord(file: DataFile, text: string, delimiter: string): string[]
 }
 
 /**
+ * The line (1-based) where data record `record` (1-based, the header not counted) starts, read by csv-parse
+ * with the file's delimiter: a quoted field may span lines, so records and lines differ. Only called to
+ * name a refused value.
+ */
+async function csvLineOf(file: DataFile, delimiter: string, record: number): Promise<number | undefined> {
+  const parser = openDataFile(file).pipe(parseStream({ delimiter, bom: true, info: true, skip_empty_lines: true, relax_column_count: true, record_delimiter: ["\r\n", "\n", "\r"] }));
+  try {
+    for await (const { record: fields, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number; records: number } }>) {
+      // info.lines is the line the record ends on; less the line breaks inside its fields.
+      if (info.records === record + 1) return info.lines - fields.reduce((n, f) => n + (f.match(/\r\n|\n|\r/g)?.length ?? 0), 0);
+    }
+  } catch {
+    // A file csv-parse reads differently from DuckDB: the caller names the record instead.
+  } finally {
+    parser.destroy();
+  }
+  return undefined;
+}
+
+/**
  * A CSV or TSV file (optionally gzip-compressed) scanned by DuckDB's CSV reader, every field as text (no
  * sniffing of types: our inference decides them, in one aggregate over the whole file). An empty field is
  * NULL, a quoted empty field the empty string. The typed rows are read in a second scan.
@@ -117,5 +128,6 @@ export async function csvSource(engine: ScanEngine, file: DataFile, options: Sou
     distinctOf: "texts",
     query: `SELECT ${select} FROM ${from}`,
     exact: true,
+    lineOf: (record) => csvLineOf(file, delimiter, record),
   });
 }

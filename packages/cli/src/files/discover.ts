@@ -1,4 +1,6 @@
-import { existsSync, readdirSync, statSync } from "node:fs";
+import { createReadStream, existsSync, readdirSync, statSync } from "node:fs";
+import type { Readable } from "node:stream";
+import { createGunzip } from "node:zlib";
 import { basename, join, resolve } from "node:path";
 import { CliError, ExitCodes, UsageError } from "../exit-codes.js";
 
@@ -10,6 +12,15 @@ export interface DataFile {
   path: string;
   format: DataFormat;
   gzip: boolean;
+}
+
+/** The file's bytes, decompressed when it is gzip. */
+export function openDataFile(file: DataFile): Readable {
+  const raw = createReadStream(file.path, { highWaterMark: 1 << 20 });
+  if (!file.gzip) return raw;
+  const gunzip = createGunzip();
+  raw.on("error", (e) => gunzip.destroy(e));
+  return raw.pipe(gunzip);
 }
 
 /** Extensions read, longest first (Python MDM's list without Excel, plus JSON lines). */

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { quoteIdentifier, quoteLiteral, type ColumnDef, type LogicalType } from "@mdm/storage-core";
-import type { DataFile } from "./discover.js";
+import { createInterface } from "node:readline";
+import { openDataFile, type DataFile } from "./discover.js";
 import { CANDIDATE, ColumnInference, SAMPLE_ROWS, TEXT_PATTERNS, typeOfCandidates } from "./infer.js";
 import { candidateBits, castText, type InferredColumn } from "./inference-sql.js";
 import { isArrayOfObjects } from "./json-layout.js";
@@ -51,10 +52,34 @@ async function recordKeys(engine: ScanEngine, path: string, format: string): Pro
   return keys as string[];
 }
 
+/** The line (1-based) of JSON lines record `record` (1-based): blank lines hold no record. Only called to name a refused value. */
+async function jsonLineOf(file: DataFile, record: number): Promise<number | undefined> {
+  const stream = openDataFile(file);
+  const lines = createInterface({ input: stream, crlfDelay: Infinity });
+  let line = 0;
+  let records = 0;
+  try {
+    for await (const text of lines) {
+      line++;
+      if (text.trim() === "") continue;
+      // Each line must be one record (`{...}`, NaN or not): a file of objects spread over lines has no line per record.
+      if (!/^\s*\{.*\}\s*$/.test(text)) return undefined;
+      if (++records === record) return line;
+    }
+  } catch {
+    // Not one record per line, or unreadable now: the caller names the record instead.
+  } finally {
+    lines.close();
+    stream.destroy();
+  }
+  return undefined;
+}
+
 /** The JSON source of a file whose records are all objects, or undefined for the caller's fallback. */
 export async function jsonRecordsSource(engine: ScanEngine, file: DataFile, options: SourceOptions = {}): Promise<TableSource | undefined> {
   const path = quoteLiteral(resolve(file.path));
-  const format = (await isArrayOfObjects(file)) ? "'array'" : "'auto'";
+  const array = await isArrayOfObjects(file);
+  const format = array ? "'array'" : "'auto'";
   const keys = await recordKeys(engine, path, format);
   if (keys === undefined) return undefined;
   const compression = file.gzip ? "'gzip'" : "'auto_detect'";
@@ -96,7 +121,17 @@ export async function jsonRecordsSource(engine: ScanEngine, file: DataFile, opti
     inferred.push(info);
     return `${valueOf(column, i)} AS ${quoteIdentifier(key)}`;
   });
-  return typedSource(engine, { file: file.path, columns, rowCount: Number(counts[0]), inferred, distinctOf: "values", query: `SELECT ${select.join(", ")} FROM ${from}`, exact: true });
+  return typedSource(engine, {
+    file: file.path,
+    columns,
+    rowCount: Number(counts[0]),
+    inferred,
+    distinctOf: "values",
+    query: `SELECT ${select.join(", ")} FROM ${from}`,
+    exact: true,
+    // An array's records are not lines; JSON lines (DuckDB's 'auto' of a file that is no array) are.
+    ...(array ? {} : { lineOf: (record: number) => jsonLineOf(file, record) }),
+  });
 }
 
 /**

@@ -21,6 +21,15 @@ export interface TableSource {
    * 500,000-row registration into SQLite spent a fifth of its time in the garbage collector (1.3 s of 6.1 s).
    */
   batches(signal?: AbortSignal): AsyncGenerator<Value[][]>;
+  /** The SQL (on the scan engine) whose result is the typed rows, in file order. */
+  query: string;
+  /** The same source with its rows given by `query` instead (the typed query wrapped: coerced values). */
+  withQuery(query: string): TableSource;
+  /**
+   * The 1-based line of the file (as an editor numbers them) where the 1-based data record `record` starts,
+   * where the format has lines that say so (CSV/TSV, JSON lines); undefined elsewhere.
+   */
+  lineOf?(record: number): Promise<number | undefined>;
   /**
    * Create `table` in the DuckDB database file `databasePath` (which nothing else has open) from the typed
    * rows, run `check` over it (SQL naming the new table) before the file is let go, and give its row count;

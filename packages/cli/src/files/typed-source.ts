@@ -16,10 +16,21 @@ const ATTACHED = "mdm_target";
  */
 export function typedSource(
   engine: ScanEngine,
-  spec: { file: string; columns: ColumnDef[]; rowCount: number; inferred: InferredColumn[]; distinctOf: "texts" | "values"; query: string; exact: boolean },
+  spec: {
+    file: string;
+    columns: ColumnDef[];
+    rowCount: number;
+    inferred: InferredColumn[];
+    distinctOf: "texts" | "values";
+    query: string;
+    exact: boolean;
+    lineOf?: TableSource["lineOf"];
+  },
 ): TableSource {
   const source: TableSource = {
     file: spec.file,
+    query: spec.query,
+    withQuery: (query) => typedSource(engine, { ...spec, query }),
     columns: spec.columns,
     rowCount: spec.rowCount,
     inferred: spec.inferred,
@@ -36,6 +47,7 @@ export function typedSource(
       }
     },
   };
+  if (spec.lineOf) source.lineOf = spec.lineOf;
   if (spec.exact) {
     source.createTableIn = async (databasePath, table, check) => {
       engine.label = spec.file;
