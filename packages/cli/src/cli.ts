@@ -63,6 +63,9 @@ function buildProgram(runtime: Runtime): Command {
         .choices(["fastest", "flags"])
         .default("fastest"),
     )
+    .option("--dtype <column=type>", "the column's type instead of the inferred one: int64, float64, decimal(p,s), boolean, date, timestamp, timestamptz, text, json (or int, float, bool, str, datetime); repeatable. Each value is checked", (v: string, all: string[] = []) => [...all, v])
+    .option("--parse-dates <columns>", "comma-separated columns read as dates or timestamps (by --date-format when given)")
+    .option("--date-format <format>", "strptime format of --parse-dates and date/timestamp --dtype columns, for example %m/%d/%Y or \"%d.%m.%Y %H:%M\"")
     .option("--dry-run", "print the columns inference gives each file (types, counts, a few values) and the values the backend could not hold; write nothing")
     .option("--coerce-unsupported", "store each value the backend cannot hold as its nearest value (NaN -> NULL, -0.0 -> 0.0, ...), counted in the summary; without it such a value is refused")
     .option("--json", "print the registered dataset as JSON")

@@ -127,14 +127,15 @@ describe("an MDM home written by Python MDM", () => {
       ["train", 250],
       ["test", 40],
     ]);
+    // The types its engine holds: no registration of ours chose or inferred them.
     expect(info.tables[0].columns).toEqual([
-      { name: "index", type: "int64" },
-      { name: "PassengerId", type: "int64" },
-      { name: "Survived", type: "int64" },
-      { name: "Name", type: "text" },
-      { name: "Fare", type: "float64" },
-      { name: "Cabin", type: "text" },
-      { name: "boarded_at", type: "timestamp" },
+      { name: "index", type: "int64", type_origin: "stored" },
+      { name: "PassengerId", type: "int64", type_origin: "stored" },
+      { name: "Survived", type: "int64", type_origin: "stored" },
+      { name: "Name", type: "text", type_origin: "stored" },
+      { name: "Fare", type: "float64", type_origin: "stored" },
+      { name: "Cabin", type: "text", type_origin: "stored" },
+      { name: "boarded_at", type: "timestamp", type_origin: "stored" },
     ]);
     const list = await mdm(["dataset", "list", "--json"], env());
     expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ name: "titanic", backend: "sqlite", rows: 290, status: "ok" })]);

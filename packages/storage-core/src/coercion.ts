@@ -50,8 +50,26 @@ export function unsupportedKinds(column: Pick<ColumnDef, "type">, values: Backen
   return (Object.keys(SPECIAL_VALUE_TYPES) as SpecialValue[]).filter((kind) => SPECIAL_VALUE_TYPES[kind] === column.type && !values[kind]);
 }
 
+/**
+ * What a coerced value was: a kind the target cannot hold, or `unconverted`, a value that does not convert to
+ * the type the user chose for its column (`--dtype`, `--cast`), stored as NULL.
+ */
+export type CoercedKind = SpecialValue | "unconverted";
+
 /** Coerced values counted per column and kind (`{ x: { nan: 3 } }`): what a result, a summary and the metadata report. */
-export type CoercedCounts = Record<string, Partial<Record<SpecialValue, number>>>;
+export type CoercedCounts = Record<string, Partial<Record<CoercedKind, number>>>;
+
+/** How a summary names each kind and what it became. */
+const COERCED_TEXT: Readonly<Record<CoercedKind, { value: string; becomes: string }>> = {
+  ...COERCIONS,
+  unconverted: { value: "values that do not convert to the chosen type", becomes: "NULL" },
+};
+
+/** Count one coerced value of `column`. */
+export function countCoerced(counts: CoercedCounts, column: string, kind: CoercedKind): void {
+  const ofColumn = (counts[column] ??= {});
+  ofColumn[kind] = (ofColumn[kind] ?? 0) + 1;
+}
 
 /**
  * Coerce, in place, the values of `rows` the target cannot hold, counting them into `counts`. `columns`
@@ -70,8 +88,7 @@ export function rowCoercer(columns: readonly ColumnDef[], values: BackendCapabil
         for (const { kind, coercion } of kinds) {
           if (!coercion.test(v)) continue;
           row[index] = coercion.coerce(v);
-          const ofColumn = (counts[column.name] ??= {});
-          ofColumn[kind] = (ofColumn[kind] ?? 0) + 1;
+          countCoerced(counts, column.name, kind);
           break;
         }
       }
@@ -83,6 +100,6 @@ export function rowCoercer(columns: readonly ColumnDef[], values: BackendCapabil
 /** The counts as one line per column for a summary (`x: 2 NaN -> NULL`). */
 export function coercedLines(counts: CoercedCounts): string[] {
   return Object.entries(counts).flatMap(([column, kinds]) =>
-    Object.entries(kinds).map(([kind, n]) => `${column}: ${n} ${COERCIONS[kind as SpecialValue].value} -> ${COERCIONS[kind as SpecialValue].becomes}`),
+    Object.entries(kinds).map(([kind, n]) => `${column}: ${n} ${COERCED_TEXT[kind as CoercedKind].value} -> ${COERCED_TEXT[kind as CoercedKind].becomes}`),
   );
 }

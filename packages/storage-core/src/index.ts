@@ -4,6 +4,8 @@ export * from "./types.js";
 export * from "./values.js";
 export * from "./checksum.js";
 export * from "./coercion.js";
+export * from "./conversion.js";
+export * from "./date-format.js";
 export * from "./dataframe.js";
 export * from "./metrics.js";
 export * from "./interface.js";

@@ -34,6 +34,7 @@ import { COLUMNS_TABLE, COLUMNS_TABLE_COLUMNS, STATISTICS_TABLE, STATISTICS_TABL
 import { ScanEngine } from "../files/scan-engine.js";
 import { openSource, type TableSource } from "../files/source.js";
 import { SPECIAL_VALUE_SQL, coerced, refusal, unsupportedOf } from "../files/unsupported-values.js";
+import { checkChosenColumns, chosenTypes, withChosenTypes, type ChosenType, type ColumnTypeOrigin } from "../files/chosen-types.js";
 import { colour, formatBytes, print, printJson, table } from "../output.js";
 import { TableProgress } from "../progress.js";
 
@@ -44,7 +45,7 @@ export interface DatasetInfo {
   implementation: Implementation;
   location: string;
   /** `null_count` and `unique_count` (approximate) where the dataset has `_columns` (written by registration). */
-  tables: Array<{ name: string; rows: number; columns: Array<{ name: string; type: LogicalType; null_count?: number; unique_count?: number }> }>;
+  tables: Array<{ name: string; rows: number; columns: InfoColumn[] }>;
   target_column: string | null;
   id_columns: string[];
   problem_type: string | null;
@@ -55,6 +56,30 @@ export interface DatasetInfo {
   coerced?: Record<string, CoercedCounts>;
   /** Values `mdm migrate --coerce-unsupported` changed on the way to this backend, per table and column. */
   migration_coerced?: Record<string, CoercedCounts>;
+}
+
+/** A column of `mdm dataset info`. */
+export interface InfoColumn {
+  name: string;
+  type: LogicalType;
+  /**
+   * Why it has that type: `inferred` by registration from the file, `chosen` by the user (`--dtype`,
+   * `--parse-dates`), `cast` by a migration (`--cast`), or `stored`: the type its engine holds, in a dataset
+   * registration did not write (Python MDM's).
+   */
+  type_origin: "inferred" | "chosen" | "cast" | "stored";
+  /** For chosen and cast types: the option, and the type the values were converted from. */
+  type_option?: string;
+  converted_from?: string;
+  null_count?: number;
+  unique_count?: number;
+}
+
+/** The origin of a column's type, from the dataset's `column_types` metadata (`ColumnTypeOrigin` per table and column). */
+function typeOrigin(origins: unknown, registered: boolean, table: string, column: string): Pick<InfoColumn, "type_origin" | "type_option" | "converted_from"> {
+  const entry = (origins as Record<string, Record<string, ColumnTypeOrigin> | undefined> | undefined)?.[table]?.[column];
+  if (entry && (entry.origin === "chosen" || entry.origin === "cast")) return { type_origin: entry.origin, type_option: String(entry.option), converted_from: String(entry.from) };
+  return { type_origin: registered ? "inferred" : "stored" };
 }
 
 /** One element of `mdm dataset list --json`. */
@@ -120,14 +145,15 @@ async function describeEntry(ctx: CliContext, entry: RegistryEntry, name: string
   const n = normalizeDatasetName(name);
   const { backend, engine } = await ctx.openRegistered(entry, n);
   const stats = await columnStatistics(backend, engine);
+  const metadata = await backend.getMetadata(n).catch(() => ({}) as Record<string, unknown>);
+  const registered = metadata.registered_with !== undefined;
   const tables: DatasetInfo["tables"] = [];
   for (const t of orderTables(await backend.listTables(n))) {
     const info = await backend.getTableInfo(t, engine);
-    tables.push({ name: t, rows: info.rowCount, columns: info.columns.map((c) => ({ name: c.name, type: c.type, ...stats.get(`${t}\u0000${c.name}`) })) });
+    tables.push({ name: t, rows: info.rowCount, columns: info.columns.map((c) => ({ name: c.name, type: c.type, ...typeOrigin(metadata.column_types, registered, t, c.name), ...stats.get(`${t}\u0000${c.name}`) })) });
   }
   const result = await datasetInfo(ctx, entry, backend, n, tables);
   // What --coerce-unsupported changed, at registration or at the last migration (the dataset's metadata).
-  const metadata = await backend.getMetadata(n).catch(() => ({}) as Record<string, unknown>);
   const counts = (value: unknown) => (value !== null && typeof value === "object" && Object.keys(value).length > 0 ? (value as Record<string, CoercedCounts>) : undefined);
   const coerced = counts(metadata.coerced);
   const migrationCoerced = counts(metadata.migration_coerced);
@@ -164,8 +190,9 @@ function printInfo(info: DatasetInfo): void {
     print();
     print(`  table ${colour.bold(t.name)}: ${t.rows.toLocaleString("en-US")} rows, ${t.columns.length} columns`);
     const stats = t.columns.some((c) => c.null_count !== undefined);
-    const rows = t.columns.map((c) => (stats ? [c.name, c.type, c.null_count?.toLocaleString("en-US") ?? "-", c.unique_count === undefined ? "-" : `~${c.unique_count.toLocaleString("en-US")}`] : [c.name, c.type]));
-    print(table(stats ? ["column", "type", "nulls", "distinct"] : ["column", "type"], rows, { compact: true }).replace(/^/gm, "    "));
+    const why = (c: InfoColumn) => (c.type_option === undefined ? c.type_origin : `${c.type_origin}: ${c.type_option} (from ${c.converted_from})`);
+    const rows = t.columns.map((c) => (stats ? [c.name, c.type, why(c), c.null_count?.toLocaleString("en-US") ?? "-", c.unique_count === undefined ? "-" : `~${c.unique_count.toLocaleString("en-US")}`] : [c.name, c.type, why(c)]));
+    print(table(stats ? ["column", "type", "why", "nulls", "distinct"] : ["column", "type", "why"], rows, { compact: true }).replace(/^/gm, "    "));
   }
 }
 
@@ -185,6 +212,12 @@ export interface RegisterOptions {
   coerceUnsupported?: boolean;
   /** Print the columns inference gives (types, counts, a few values) and write nothing. */
   dryRun?: boolean;
+  /** `column=type` (a logical type, `decimal(p,s)`, or an alias: int, float, bool, str, datetime), one per column. */
+  dtype?: string[];
+  /** Comma-separated columns parsed as dates or timestamps (with `dateFormat`, by it). */
+  parseDates?: string;
+  /** A `strptime` format (`%m/%d/%Y`) for `parseDates` and for `dtype` columns of date or timestamp types. */
+  dateFormat?: string;
 }
 
 export async function registerCommand(ctx: CliContext, rawName: string, path: string, options: RegisterOptions, signal: AbortSignal): Promise<void> {
@@ -203,6 +236,7 @@ export async function registerCommand(ctx: CliContext, rawName: string, path: st
 async function register(ctx: CliContext, name: string, path: string, options: RegisterOptions, signal: AbortSignal): Promise<void> {
   const files = discoverDataFiles(path);
   const type = backendOption(options.backend, ctx.config.database.default_backend);
+  const chosen = chosenTypes(options);
   const idColumns = listOption(options.idColumns);
   const force = options.force === true;
   const copyWith = (options.copyWith ?? "fastest").trim().toLowerCase();
@@ -223,28 +257,38 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
   }
   const progress = new TableProgress(!options.json);
   await removeDatasetLeftovers(ctx, name, backend, (text) => process.stderr.write(`mdm: ${text}\n`));
-  const sources: Array<{ table: string; source: TableSource }> = [];
+  const sources: Array<{ table: string; source: TableSource; raw: TableSource }> = [];
   const loaded: DatasetInfo["tables"] = [];
   let entry: RegistryEntry | undefined;
   const runId = randomBytes(6).toString("hex");
   const staging = backend.getStagingPath(name, runId);
   let published = false;
   const coercedCounts: Record<string, CoercedCounts> = {};
+  const columnTypes: Record<string, Record<string, ColumnTypeOrigin>> = {};
   const scan = await ScanEngine.open(resolve(path), signal);
   try {
     // Pass 1: infer every column of every file, one aggregate per file in the scan engine.
-    sources.push(...(await scanFiles(scan, files, progress, name, options)));
+    for (const s of await scanFiles(scan, files, progress, name, options, chosen)) sources.push({ ...s, raw: s.source });
+    checkChosenColumns(chosen, sources);
     // Values the target cannot hold: coerced (counted) with the option; without it refused, naming the first.
-    if (options.coerceUnsupported) {
-      for (const s of sources) {
+    for (const s of sources) {
+      const counts: CoercedCounts = {};
+      coercedCounts[s.table] = counts;
+      if (options.coerceUnsupported) {
         const result = await coerced(scan, s.source, unsupportedOf(s.source, backend.capabilities.values));
-        s.source = result.source;
-        if (Object.keys(result.counts).length > 0) coercedCounts[s.table] = result.counts;
+        s.raw = result.source;
+        Object.assign(counts, result.counts);
       }
+      // Chosen types, converted on the way to the writer (their failures and coercions counted there).
+      const withChosen = withChosenTypes(s.raw, s.table, chosen, { backendType: backend.backendType, values: backend.capabilities.values }, options.coerceUnsupported === true, counts);
+      s.source = withChosen.source;
+      if (Object.keys(withChosen.origins).length > 0) columnTypes[s.table] = withChosen.origins;
     }
     const refuse = async (error: unknown): Promise<never> => {
+      // A refusal that names its line already (a chosen type's value) is the message.
+      if (isMdmError(error) && error.details.option !== undefined) throw error;
       if (isMdmError(error, ErrorCodes.UNSUPPORTED_VALUE) && !options.coerceUnsupported) {
-        for (const { table: t, source } of sources) {
+        for (const { table: t, raw: source } of sources) {
           const refused = await refusal(scan, t, source, unsupportedOf(source, backend.capabilities.values), backend.backendType, error);
           if (refused) throw refused;
         }
@@ -303,7 +347,10 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
       created_at: createdAt,
       registered_with: `${backend.backendType}:${backend.implementation}`,
     };
+    // (Written after the tables the bulk writer wrote, whose chosen types counted their coerced values.)
+    for (const [t, counts] of Object.entries(coercedCounts)) if (Object.keys(counts).length === 0) delete coercedCounts[t];
     if (options.coerceUnsupported) metadata.coerced = coercedCounts;
+    if (Object.keys(columnTypes).length > 0) metadata.column_types = columnTypes;
     await backend.writeBatches(METADATA_TABLE, METADATA_COLUMNS, [Object.entries(metadata).map(([k, v]) => [k, JSON.stringify(v), createdAt] as Value[])], {
       engine,
       ifExists: "replace",
@@ -319,7 +366,7 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
       written.set(t, rows);
     }
     for (const { table: t, source } of sources) {
-      loaded.push({ name: t, rows: written.get(t) as number, columns: source.columns.map((c, i) => ({ name: c.name, type: c.type, ...columnCounts(source.rowCount, source.inferred[i] as InferredColumn) })) });
+      loaded.push({ name: t, rows: written.get(t) as number, columns: source.columns.map((c, i) => ({ name: c.name, type: c.type, ...typeOrigin(columnTypes, true, t, c.name), ...columnCounts(source.rowCount, source.inferred[i] as InferredColumn) })) });
     }
     if (signal.aborted) throw new MdmError(ErrorCodes.ABORTED, "Registration interrupted; nothing was registered");
     await backend.publishStaging(staging, name, { replace: force });
@@ -381,12 +428,12 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
 }
 
 /** Pass 1 of a registration: every file's columns, types and counts, one aggregate per file in the scan engine. */
-async function scanFiles(scan: ScanEngine, files: DataFile[], progress: TableProgress, name: string, options: RegisterOptions): Promise<Array<{ table: string; source: TableSource }>> {
+async function scanFiles(scan: ScanEngine, files: DataFile[], progress: TableProgress, name: string, options: RegisterOptions, chosen: Map<string, ChosenType>): Promise<Array<{ table: string; source: TableSource }>> {
   const sources: Array<{ table: string; source: TableSource }> = [];
   for (const file of files) {
     const key = `${name}/${file.table}/scan`;
     const label = `${file.table} (${basename(file.path)})`;
-    const source = await withScanProgress(scan, progress, key, label, () => openSource(scan, file, { trackDistinct: options.target }));
+    const source = await withScanProgress(scan, progress, key, label, () => openSource(scan, file, { trackDistinct: options.target, asText: new Set(chosen.keys()) }));
     progress.finish(key, label, source.rowCount);
     sources.push({ table: file.table, source });
   }
@@ -401,7 +448,7 @@ export interface DryRunTable {
   name: string;
   file: string;
   rows: number;
-  columns: Array<{ name: string; type: LogicalType; null_count: number; unique_count: number; samples: Array<string | null> }>;
+  columns: Array<{ name: string; type: LogicalType; type_origin: "inferred" | "chosen"; type_option?: string; null_count: number; unique_count: number; samples: Array<string | null> }>;
   /** Values the backend could not hold, per column and kind: refused without `--coerce-unsupported`. */
   unsupported: CoercedCounts;
 }
@@ -413,12 +460,17 @@ export interface DryRunTable {
 async function dryRun(ctx: CliContext, name: string, path: string, options: RegisterOptions, signal: AbortSignal): Promise<void> {
   const files = discoverDataFiles(path);
   const type = backendOption(options.backend, ctx.config.database.default_backend);
+  const chosen = chosenTypes(options);
   const values = (await ctx.backend({ type }, name)).capabilities.values;
   const progress = new TableProgress(!options.json);
   const scan = await ScanEngine.open(resolve(path), signal);
   const tables: DryRunTable[] = [];
   try {
-    for (const { table: t, source } of await scanFiles(scan, files, progress, name, options)) {
+    const scanned = await scanFiles(scan, files, progress, name, options, chosen);
+    checkChosenColumns(chosen, scanned);
+    for (const { table: t, source } of scanned) {
+      // The chosen types (conversions checked when the rows are written); samples are the file's text.
+      const { origins, source: typed } = withChosenTypes(source, t, chosen, { backendType: type, values }, false, {});
       const samples = await Promise.all(
         source.columns.map(async (c) => {
           const v = quoteIdentifier(c.name);
@@ -431,7 +483,14 @@ async function dryRun(ctx: CliContext, name: string, path: string, options: Regi
         name: t,
         file: source.file,
         rows: source.rowCount,
-        columns: source.columns.map((c, i) => ({ name: c.name, type: c.type, ...columnCounts(source.rowCount, source.inferred[i] as InferredColumn), samples: samples[i] as Array<string | null> })),
+        columns: typed.columns.map((c, i) => ({
+          name: c.name,
+          type: c.type,
+          type_origin: origins[c.name] ? "chosen" : "inferred",
+          ...(origins[c.name] ? { type_option: origins[c.name]?.option } : {}),
+          ...columnCounts(source.rowCount, source.inferred[i] as InferredColumn),
+          samples: samples[i] as Array<string | null>,
+        })),
         unsupported: counts,
       });
     }
@@ -446,7 +505,7 @@ async function dryRun(ctx: CliContext, name: string, path: string, options: Regi
   print(`${colour.bold(name)} (dry run: nothing written) into ${type}`);
   for (const t of tables) {
     print(`  table ${colour.bold(t.name)} from ${t.file}: ${t.rows.toLocaleString("en-US")} rows`);
-    const rows = t.columns.map((c) => [c.name, c.type, c.null_count.toLocaleString("en-US"), `~${c.unique_count.toLocaleString("en-US")}`, c.samples.map((v) => (v === null ? "" : JSON.stringify(v.length > 30 ? `${v.slice(0, 30)}...` : v))).join(", ")]);
+    const rows = t.columns.map((c) => [c.name, c.type_origin === "chosen" ? `${c.type} (chosen)` : c.type, c.null_count.toLocaleString("en-US"), `~${c.unique_count.toLocaleString("en-US")}`, c.samples.map((v) => (v === null ? "" : JSON.stringify(v.length > 30 ? `${v.slice(0, 30)}...` : v))).join(", ")]);
     print(table(["column", "type", "nulls", "distinct", "values"], rows, { compact: true }).replace(/^/gm, "    "));
     for (const line of coercedLines(t.unsupported)) print(`    ${colour.yellow(`${type} cannot hold`)} ${line} (refused; --coerce-unsupported stores them so)`);
   }

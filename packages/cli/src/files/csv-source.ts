@@ -4,7 +4,7 @@ import { parse as parseStream } from "csv-parse";
 import { ErrorCodes, MdmError, quoteIdentifier, quoteLiteral } from "@mdm/storage-core";
 import { openDataFile, type DataFile } from "./discover.js";
 import { ColumnInference, SAMPLE_ROWS } from "./infer.js";
-import { castExpression, inferenceQuery, readInference } from "./inference-sql.js";
+import { castExpression, inferenceQuery, readInference, type InferredColumn } from "./inference-sql.js";
 import type { ScanEngine } from "./scan-engine.js";
 import type { SourceOptions } from "./source.js";
 import type { TableSource } from "./table-source.js";
@@ -119,10 +119,11 @@ export async function csvSource(engine: ScanEngine, file: DataFile, options: Sou
   const [row] = await engine.rows(inferenceQuery(from, internal, target, allowed));
   const inference = readInference(row as unknown[], internal, target);
   const inferred = inference.columns.map((c, i) => ({ ...c, name: names[i] as string }));
-  const select = inferred.map((c, i) => `${castExpression(internal[i] as string, c.type)} AS ${quoteIdentifier(c.name)}`).join(", ");
+  const typeOf = (c: InferredColumn) => (options.asText?.has(c.name) ? "text" : c.type);
+  const select = inferred.map((c, i) => `${castExpression(internal[i] as string, typeOf(c))} AS ${quoteIdentifier(c.name)}`).join(", ");
   return typedSource(engine, {
     file: file.path,
-    columns: inferred.map((c) => ({ name: c.name, type: c.type, nullable: true })),
+    columns: inferred.map((c) => ({ name: c.name, type: typeOf(c), nullable: true })),
     rowCount: inference.rowCount,
     inferred,
     distinctOf: "texts",

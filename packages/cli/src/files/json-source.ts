@@ -114,9 +114,10 @@ export async function jsonRecordsSource(engine: ScanEngine, file: DataFile, opti
   const select = keys.map((key, i) => {
     const s = slots[i] as (typeof slots)[number];
     const nonNull = Number(counts[s.nonNull]);
-    const column = jsonColumn(key, nonNull, Number(counts[s.kinds]), Number(counts[s.strings]), Number(counts[s.numbers]), counts[s.integerDigits]);
+    const inferredColumn = jsonColumn(key, nonNull, Number(counts[s.kinds]), Number(counts[s.strings]), Number(counts[s.numbers]), counts[s.integerDigits]);
+    const column: ColumnDef = options.asText?.has(key) ? { name: key, type: "text", nullable: true } : inferredColumn;
     columns.push(column);
-    const info: InferredColumn = { name: key, type: column.type, nonNull, uniqueApprox: Number(counts[s.unique]) };
+    const info: InferredColumn = { name: key, type: inferredColumn.type, nonNull, uniqueApprox: Number(counts[s.unique]) };
     if (i === target && distinctSlot !== undefined) info.distinctCount = Number(counts[distinctSlot]);
     inferred.push(info);
     return `${valueOf(column, i)} AS ${quoteIdentifier(key)}`;
