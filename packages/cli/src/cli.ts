@@ -115,6 +115,7 @@ function buildProgram(runtime: Runtime): Command {
     .addOption(new Option("--verify <mode>", "verification before publishing").choices(["checksum", "count", "none"]).default("checksum"))
     .option("--overwrite", "replace an existing dataset of that name in the target")
     .option("--remove-source", "drop the source database after a verified migration")
+    .option("--cast <table.column=type>", "convert the column to the type on the way (exact conversions only: text -> timestamp/date/decimal/int64/boolean, 0/1 int64 -> boolean, ...); a value that does not convert fails the migration naming its row; repeatable", (v: string, all: string[] = []) => [...all, v])
     .option("--coerce-unsupported", "store each value the target cannot hold as its nearest value (NaN -> NULL, -0.0 -> 0.0, ...), counted in the summary and the dataset's metadata; without it such a value is refused")
     .option("--json", "print the result objects as JSON")
     .action(async (names: string[], opts) => {

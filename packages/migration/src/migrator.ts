@@ -14,6 +14,12 @@ import {
   TableChecksum,
   formatValue,
   rowCoercer,
+  ConversionFailure,
+  columnTypeText,
+  countCoerced,
+  parseColumnType,
+  valueConverter,
+  type ValueConverter,
   getDefaultManager,
   isMdmError,
   isStorageBackend,
@@ -69,8 +75,36 @@ interface RunStage {
 
 interface TablePlan {
   name: string;
+  /** The target's columns (a cast column with its new type). */
   columns: ColumnDef[];
   rowCount: number;
+  /** The conversions of cast columns, by column index. */
+  casts?: Array<{ index: number; convert: ValueConverter; option: string }>;
+}
+
+/** Each cast of `casts` applied to its plan: the column's new type and its converter; what the metadata records. */
+function planCasts(plans: TablePlan[], casts: NonNullable<MigrateOptions["casts"]>): Record<string, Record<string, { origin: "cast"; option: string; from: string }>> {
+  const origins: Record<string, Record<string, { origin: "cast"; option: string; from: string }>> = {};
+  for (const cast of casts) {
+    const option = `--cast ${cast.table}.${cast.column}=${cast.type}`;
+    const plan = plans.find((p) => p.name === cast.table);
+    if (!plan) throw new MdmError(ErrorCodes.TABLE_NOT_FOUND, `${option}: the dataset has no table ${JSON.stringify(cast.table)} (tables: ${plans.map((p) => p.name).join(", ")})`, { details: { table: cast.table } });
+    const index = plan.columns.findIndex((c) => c.name === cast.column);
+    if (index < 0) throw new MdmError(ErrorCodes.COLUMN_NOT_FOUND, `${option}: table ${cast.table} has no column ${JSON.stringify(cast.column)} (columns: ${plan.columns.map((c) => c.name).join(", ")})`, { details: { table: cast.table, column: cast.column } });
+    const from = plan.columns[index] as ColumnDef;
+    const to: ColumnDef = { name: from.name, nullable: from.nullable ?? true, ...parseColumnType(cast.type) };
+    let convert: ValueConverter;
+    try {
+      convert = valueConverter(from, to);
+    } catch (error) {
+      if (isMdmError(error)) throw new MdmError(error.code, `${option}: ${error.message}`, { cause: error, details: error.details });
+      throw error;
+    }
+    plan.columns = plan.columns.map((c, i) => (i === index ? to : c));
+    (plan.casts ??= []).push({ index, convert, option });
+    (origins[plan.name] ??= {})[from.name] = { origin: "cast", option, from: columnTypeText(from) };
+  }
+  return origins;
 }
 
 
@@ -366,6 +400,8 @@ export class StorageMigrator {
         const idColumns = idColumnsOf(await source.getMetadata(name).catch(() => ({}) as Metadata));
         for (const plan of plans) await this.scanRepresentable(source, target, sourceEngine, plan, batchSize, idColumns, signal);
       }
+      // After the preflight, which checks the source's own values.
+      const castOrigins = options.casts && options.casts.length > 0 ? planCasts(plans, options.casts) : undefined;
       const runId = randomBytes(6).toString("hex");
       const metadata: Metadata = {
         ...(await source.getMetadata(name)),
@@ -404,6 +440,12 @@ export class StorageMigrator {
           result.tablesMigrated.push(plan.name);
           await nextTurn();
           checkAbort();
+        }
+        if (castOrigins) {
+          const previous = (metadata as Record<string, unknown>).column_types;
+          const merged: Record<string, Record<string, unknown>> = previous !== null && typeof previous === "object" ? { ...(previous as Record<string, Record<string, unknown>>) } : {};
+          for (const [t, columns] of Object.entries(castOrigins)) merged[t] = { ...(merged[t] ?? {}), ...columns };
+          metadata.column_types = merged as unknown as Metadata[string];
         }
         if (options.coerceUnsupported) {
           const coerced = Object.fromEntries([...coercedByTable].filter(([, counts]) => Object.keys(counts).length > 0));
@@ -610,8 +652,10 @@ export class StorageMigrator {
     const transform = options.transformBatch;
     const names = plan.columns.map((c) => c.name);
     let read = 0;
+    const casts = plan.casts ?? [];
     const batches = async function* () {
       for await (const batch of prefetch(source.readBatches(plan.name, { engine: sourceEngine, columns: names, batchSize, signal: options.signal, keepInCache: false }))) {
+        if (casts.length > 0) castRows(plan, casts, batch.rows, read, options.coerceUnsupported === true, coercedCounts);
         if (coerce) coerce(batch.rows);
         if (sum) sum.addAll(batch.rows);
         read += batch.rows.length;
@@ -690,6 +734,31 @@ export class StorageMigrator {
     const a = await sums(source, sourceEngine);
     const b = await sums(target, stagingEngine);
     return plan.columns.filter((_, i) => a[i] !== b[i]).map((c) => c.name);
+  }
+}
+
+/** Convert the cast columns of `rows` in place (`before`: rows of the table already read), naming a value that does not convert. */
+function castRows(plan: TablePlan, casts: NonNullable<TablePlan["casts"]>, rows: Value[][], before: number, coerce: boolean, counts: CoercedCounts): void {
+  for (let r = 0; r < rows.length; r++) {
+    const row = rows[r] as Value[];
+    for (const { index, convert, option } of casts) {
+      try {
+        row[index] = convert(row[index] as Value);
+      } catch (error) {
+        if (!(error instanceof ConversionFailure)) throw error;
+        const column = (plan.columns[index] as ColumnDef).name;
+        if (!coerce) {
+          throw new MdmError(
+            ErrorCodes.UNSUPPORTED_VALUE,
+            `Table ${JSON.stringify(plan.name)}, column ${JSON.stringify(column)}, row ${before + r + 1}: ${error.message} (${option}); nothing was published. ` +
+              `Pass coerceUnsupported (--coerce-unsupported) to store NULL instead, counted`,
+            { cause: error, details: { table: plan.name, column, row: before + r + 1, option: "--coerce-unsupported" } },
+          );
+        }
+        row[index] = null;
+        countCoerced(counts, column, "unconverted");
+      }
+    }
   }
 }
 

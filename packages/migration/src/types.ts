@@ -50,6 +50,14 @@ export interface MigrateOptions {
    */
   coerceUnsupported?: boolean;
   /**
+   * Column types changed on the way (CLI `--cast table.column=type`): each value converted by core's
+   * `valueConverter`, the exact conversions only (text to timestamp, 0/1 integers to boolean, text to decimal,
+   * ...). A value that does not convert fails the migration naming its table, column and row (nothing is
+   * published), or with `coerceUnsupported` becomes NULL, counted as `unconverted`. Verification compares
+   * the target with the converted source. The dataset's metadata records each cast (`column_types`).
+   */
+  casts?: Array<{ table: string; column: string; type: string }>;
+  /**
    * A hook that sees every batch on its way to the target; for tests that inject corruption
    * (the checksum must catch it). Never set it in production.
    */

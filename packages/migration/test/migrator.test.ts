@@ -183,6 +183,36 @@ describe("StorageMigrator", () => {
     expect(source.rows.filter((r) => Number.isNaN(r.x))).toHaveLength(2);
   });
 
+  it("casts text timestamps and 0/1 integers on the way (verified against the converted source); a value that does not convert fails naming the row and publishes nothing", async () => {
+    const duckTarget = env.make("duckdb", "new");
+    const sqlite = env.make("sqlite", "legacy");
+    await sqlite.createDataset("casts");
+    const engine = await sqlite.getDatasetEngine("casts");
+    const columns = [{ name: "id", type: "int64" as const }, { name: "at", type: "text" as const }, { name: "flag", type: "int64" as const }];
+    await sqlite.writeBatches("train", columns, [[[0n, "2024-01-05 10:00:00", 1n], [1n, null, 0n], [2n, "2024-01-06T00:00:00.5", 1n]]], { engine });
+    const casts = [{ table: "train", column: "at", type: "timestamp" }, { table: "train", column: "flag", type: "bool" }];
+    const migrator = () => new StorageMigrator({ source: sqlite, target: duckTarget, home: null, lockDir: join(env.home, "locks") });
+    const result = await migrator().migrateDataset("casts", { casts, verify: "checksum" });
+    expect(result.error).toBeNull();
+    expect(result.verification?.passed).toBe(true);
+    const info = await duckTarget.getTableInfo("train", await duckTarget.getDatasetEngine("casts"));
+    expect(info.columns.map((c) => c.type)).toEqual(["int64", "timestamp", "boolean"]);
+    const back = await duckTarget.readTable("train", { engine: await duckTarget.getDatasetEngine("casts"), orderBy: ["id"] });
+    expect(back.rows.map((r) => [String(r.at), r.flag])).toEqual([["2024-01-05 10:00:00.000000", true], ["null", false], ["2024-01-06 00:00:00.500000", true]]);
+    expect((await duckTarget.getMetadata("casts")).column_types).toEqual({
+      train: { at: { origin: "cast", option: "--cast train.at=timestamp", from: "text" }, flag: { origin: "cast", option: "--cast train.flag=bool", from: "int64" } },
+    });
+    await sqlite.writeBatches("train", columns, [[[3n, "yesterday", 2n]]], { engine, ifExists: "append" });
+    const failed = await migrator().migrateDataset("casts", { casts, overwrite: true });
+    expect(failed.success).toBe(false);
+    expect(failed.error?.message).toContain('Table "train", column "at", row 4: "yesterday" is not a timestamp');
+    // The earlier copy is still the published one.
+    expect((await duckTarget.readTable("train", { engine: await duckTarget.getDatasetEngine("casts") })).rows).toHaveLength(3);
+    const coerced = await migrator().migrateDataset("casts", { casts, overwrite: true, coerceUnsupported: true, verify: "checksum" });
+    expect(coerced.error).toBeNull();
+    expect(coerced.coerced).toEqual({ train: { at: { unconverted: 1 }, flag: { unconverted: 1 } } });
+  });
+
   // The preflight asks the source's engine first: without the value, the rows are read once (the copy);
   // with it, the first offending row is named and nothing reaches the target.
   it.each([
