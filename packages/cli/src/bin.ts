@@ -11,6 +11,16 @@ process.on("beforeExit", () => {
   process.exitCode = 1;
 });
 
+// A reader that stops early (`mdm dataset list | head -1`) closes the pipe: the rest of the output has
+// nowhere to go. It is dropped without a word and the command finishes (a migration is not cut short);
+// the exit status stays the command's.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE" || error.code === "ERR_STREAM_DESTROYED") return;
+    throw error;
+  });
+}
+
 main().then(
   (code) => {
     settled = true;

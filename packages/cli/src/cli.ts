@@ -1,6 +1,8 @@
-import { Command, CommanderError, Option } from "commander";
-import { fileSystemError, isMdmError, redactSecrets } from "@mdm/storage-core";
+import { Argument, Command, CommanderError, Option } from "commander";
+import { ErrorCodes, fileSystemError, isMdmError, redactSecrets } from "@mdm/storage-core";
+import { SHELLS, allCommands, completionScript, type Shell } from "./completion.js";
 import { CliContext } from "./context.js";
+import { jsonPrinted, print, printJson, useColour } from "./output.js";
 import { ExitCodes, UsageError, exitCodeOf, type ExitCode } from "./exit-codes.js";
 import { exportCommand, infoCommand, listCommand, registerCommand, removeCommand } from "./commands/dataset.js";
 import { doctorCommand } from "./commands/doctor.js";
@@ -40,11 +42,26 @@ function buildProgram(runtime: Runtime): Command {
     .description("MDM datasets: register, inspect, export, remove and migrate them between SQLite, DuckDB and PostgreSQL.")
     .version(cliVersion(), "-V, --version", "print the version")
     .option("--debug", "print the stack of an error")
+    .option("--no-color", "no colours in any output (also when NO_COLOR is set)")
     .showHelpAfterError("(run with --help for usage)")
     .addHelpText("after", EXIT_CODE_HELP)
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text.startsWith("error:") ? `mdm: ${text}` : text) });
-  program.helpCommand("help [command]", "show help for a command");
+  program.helpCommand(false);
+  program
+    .command("help")
+    .description("show the help of a command: mdm help dataset register")
+    .argument("[command...]", "the command's words")
+    .action((words: string[]) => {
+      commandAt(program, words).outputHelp();
+    });
+  program
+    .command("completion")
+    .description("print a shell completion script: eval \"$(mdm completion bash)\" (bash, zsh) or mdm completion fish | source")
+    .addArgument(new Argument("<shell>", "bash, zsh or fish").choices(SHELLS))
+    .action((shell: Shell) => {
+      print(completionScript(program, shell));
+    });
 
   const dataset = program.command("dataset").description("register, list, inspect, export and remove datasets");
   dataset
@@ -139,7 +156,7 @@ function buildProgram(runtime: Runtime): Command {
     .description("run the comparison tester: legacy vs new implementation of a backend")
     .argument("<backend>", "sqlite, duckdb or postgresql")
     .option("--rows <n>", "rows of the large performance test (default 100000)")
-    .option("--json <file>", "write the JSON report to a file")
+    .option("--json [file]", "print the JSON report on stdout (the console report goes to stderr), or write it to a file")
     .option("--markdown <file>", "write the Markdown report to a file")
     .action(async (backend: string, opts) => {
       runtime.exitCode = await compareCommand(context(), backend, opts);
@@ -178,11 +195,22 @@ function buildProgram(runtime: Runtime): Command {
     .argument("<flag>")
     .action((flag: string) => flagsUnsetCommand(context(), flag));
 
-  for (const command of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
+  for (const command of allCommands(program)) {
     command.exitOverride();
     command.configureOutput({ outputError: (text, write) => write(text.startsWith("error:") ? `mdm: ${text}` : text) });
   }
   return program;
+}
+
+/** The command named by `words` (`["dataset", "register"]`); a word that names none is a usage error. */
+function commandAt(program: Command, words: string[]): Command {
+  let command = program;
+  for (const word of words) {
+    const next = command.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!next) throw new UsageError(`mdm help: ${[...words.slice(0, words.indexOf(word)), word].join(" ")} is not a command (commands: ${command.commands.map((c) => c.name()).join(", ")})`);
+    command = next;
+  }
+  return command;
 }
 
 /** The message of an error, on one line, without any secret. */
@@ -207,6 +235,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Exit
   const controller = new AbortController();
   const runtime: Runtime = { exitCode: ExitCodes.OK, signal: controller.signal };
   const debug = argv.includes("--debug");
+  // A `--json` run prints one JSON document on stdout, an error object too (the message also goes to stderr).
+  const json = argv.includes("--json") || argv.some((a) => a.startsWith("--json="));
+  if (argv.includes("--no-color") || (process.env.NO_COLOR ?? "") !== "") useColour(false);
   const program = buildProgram(runtime);
   // Registration aborts cleanly on Ctrl-C (migrate installs its own handlers through the migrator).
   const onSignal = () => controller.abort();
@@ -220,12 +251,18 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Exit
   } catch (error) {
     if (error instanceof CommanderError) {
       // --help and --version exit 0; a missing command (help shown instead) is a usage error.
-      return error.exitCode === 0 ? ExitCodes.OK : ExitCodes.USAGE;
+      if (error.exitCode === 0) return ExitCodes.OK;
+      if (json && !jsonPrinted()) printJson({ error: { code: ErrorCodes.INVALID_ARGUMENT, message: error.message.replace(/^error: /, ""), exit_code: ExitCodes.USAGE } });
+      return ExitCodes.USAGE;
     }
     const secrets = runtime.ctx?.secrets ?? [];
     error = withStableCode(error);
     const code = controller.signal.aborted ? ExitCodes.ABORTED : exitCodeOf(error);
     process.stderr.write(`mdm: error: ${oneLine(error, secrets)}\n`);
+    if (json && !jsonPrinted()) {
+      const message = redactSecrets(error instanceof Error ? error.message : String(error), secrets);
+      printJson({ error: { code: isMdmError(error) ? error.code : error instanceof UsageError ? ErrorCodes.INVALID_ARGUMENT : ErrorCodes.INTERNAL, message, exit_code: code } });
+    }
     if (debug && error instanceof Error && error.stack) process.stderr.write(`${redactSecrets(error.stack, secrets)}\n`);
     if (error instanceof UsageError) process.stderr.write("(run with --help for usage)\n");
     return code;

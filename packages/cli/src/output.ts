@@ -6,8 +6,16 @@ export function toJson(value: unknown): string {
   return JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? v.toString() : v), 2);
 }
 
+let printedJson = false;
+
 export function printJson(value: unknown): void {
+  printedJson = true;
   process.stdout.write(`${toJson(value)}\n`);
+}
+
+/** Whether this process printed a JSON document on stdout (`--json` then prints no second one for an error). */
+export function jsonPrinted(): boolean {
+  return printedJson;
 }
 
 export function print(text = ""): void {
@@ -17,12 +25,17 @@ export function print(text = ""): void {
 /** A terminal table (plain borders; colours only where the terminal has them, through picocolors). */
 export function table(head: string[], rows: Array<Array<string | number>>, options: { compact?: boolean } = {}): string {
   const compact = options.compact ? { chars: { mid: "", "left-mid": "", "mid-mid": "", "right-mid": "" } } : {};
-  const t = new Table({ head: head.map((h) => pc.bold(h)), style: { head: [], border: [] }, ...compact });
+  const t = new Table({ head: head.map((h) => colour.bold(h)), style: { head: [], border: [] }, ...compact });
   for (const row of rows) t.push(row.map((c) => (typeof c === "number" ? c.toLocaleString("en-US") : c)));
   return t.toString();
 }
 
-export const colour = pc;
+/** Colours of every message: picocolors' choice (a terminal, NO_COLOR, FORCE_COLOR), or off (`--no-color`). */
+export let colour: ReturnType<typeof pc.createColors> = pc;
+
+export function useColour(on: boolean): void {
+  colour = pc.createColors(on);
+}
 
 export function formatDuration(ms: number): string {
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`;

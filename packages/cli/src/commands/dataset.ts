@@ -89,6 +89,8 @@ export interface DatasetListItem {
   location: string | null;
   tables: string[];
   rows: number | null;
+  /** The dataset's database on disk (or on the server), in bytes; null where the backend cannot say. */
+  size_bytes: number | null;
   target_column: string | null;
   problem_type: string | null;
   created_at: string | null;
@@ -552,7 +554,7 @@ export async function listCommand(ctx: CliContext, options: { json?: boolean }):
       // One invalid entry is a row with its error: the other datasets are still listed.
       const e = isMdmError(error) ? error : new MdmError(ErrorCodes.INTERNAL, String(error));
       const status = e.code === ErrorCodes.INVALID_CONFIG ? "invalid" : "unavailable";
-      items.push({ name, backend: "?", location: null, tables: [], rows: null, target_column: null, problem_type: null, created_at: null, status, error: { code: e.code, message: e.message } });
+      items.push({ name, backend: "?", location: null, tables: [], rows: null, size_bytes: null, target_column: null, problem_type: null, created_at: null, status, error: { code: e.code, message: e.message } });
       continue;
     }
     const item: DatasetListItem = {
@@ -561,6 +563,7 @@ export async function listCommand(ctx: CliContext, options: { json?: boolean }):
       location: null,
       tables: [],
       rows: null,
+      size_bytes: null,
       target_column: (entry.target_column as string | null | undefined) ?? null,
       problem_type: (entry.problem_type as string | null | undefined) ?? null,
       created_at: entry.created_at === undefined || entry.created_at === null ? null : String(entry.created_at),
@@ -576,6 +579,7 @@ export async function listCommand(ctx: CliContext, options: { json?: boolean }):
         let rows = 0;
         for (const t of item.tables) rows += (await backend.getTableInfo(t, engine)).rowCount;
         item.rows = rows;
+        item.size_bytes = await backend.getDatabaseSize(engine).catch(() => null);
       }
     } catch (error) {
       item.status = "unavailable";
@@ -593,8 +597,8 @@ export async function listCommand(ctx: CliContext, options: { json?: boolean }):
   }
   print(
     table(
-      ["name", "backend", "tables", "rows", "target", "problem type", "status"],
-      items.map((i) => [i.name, i.backend, i.tables.join(", "), i.rows ?? "-", i.target_column ?? "-", i.problem_type ?? "-", i.status === "ok" ? i.status : colour.yellow(i.error ? `${i.status}: ${i.error.code}` : i.status)]),
+      ["name", "backend", "tables", "rows", "size", "target", "problem type", "status"],
+      items.map((i) => [i.name, i.backend, i.tables.join(", "), i.rows ?? "-", formatBytes(i.size_bytes), i.target_column ?? "-", i.problem_type ?? "-", i.status === "ok" ? i.status : colour.yellow(i.error ? `${i.status}: ${i.error.code}` : i.status)]),
     ),
   );
   // The whole message (an invalid entry's file and key), one line per dataset, after the table.

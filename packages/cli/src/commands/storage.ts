@@ -23,7 +23,7 @@ async function comparisonModule(): Promise<ComparisonModule> {
   return mod as ComparisonModule;
 }
 
-export async function compareCommand(ctx: CliContext, rawType: string, options: { rows?: string; json?: string; markdown?: string }): Promise<ExitCode> {
+export async function compareCommand(ctx: CliContext, rawType: string, options: { rows?: string; json?: string | boolean; markdown?: string }): Promise<ExitCode> {
   const type = rawType.trim().toLowerCase();
   if (!(BACKEND_TYPES as readonly string[]).includes(type)) throw new UsageError(`<backend> must be one of ${BACKEND_TYPES.join(", ")}, got ${JSON.stringify(rawType)}`);
   let rows: number | undefined;
@@ -54,7 +54,7 @@ async function runComparison(
   sides: IStorageBackend[],
   type: string,
   rows: number | undefined,
-  options: { json?: string; markdown?: string },
+  options: { json?: string | boolean; markdown?: string },
 ): Promise<ExitCode> {
   const tester = new StorageComparisonTester({
     baseline: sides[0],
@@ -63,14 +63,18 @@ async function runComparison(
     onResult: (r: { test: string; passed: boolean; skipped?: string }) => process.stderr.write(`  ${r.skipped ? "SKIP" : r.passed ? "PASS" : "FAIL"} ${r.test}\n`),
   });
   const summary = await tester.runAllTests();
-  print(formatConsoleReport(summary));
-  if (options.json) {
+  // `--json` alone: the JSON report is stdout, as every command's --json; the console report goes to stderr.
+  const jsonToStdout = options.json === true;
+  const say = (text: string) => (jsonToStdout ? process.stderr.write(`${text}\n`) : print(text));
+  say(formatConsoleReport(summary));
+  if (jsonToStdout) printJson(JSON.parse(formatJsonReport(summary)));
+  else if (typeof options.json === "string") {
     writeFileSync(resolve(options.json), `${formatJsonReport(summary)}\n`);
-    print(`JSON report: ${resolve(options.json)}`);
+    say(`JSON report: ${resolve(options.json)}`);
   }
   if (options.markdown) {
     writeFileSync(resolve(options.markdown), formatMarkdownReport(summary, { generatedBy: `mdm storage compare ${type}${rows ? ` --rows ${rows}` : ""}` }));
-    print(`Markdown report: ${resolve(options.markdown)}`);
+    say(`Markdown report: ${resolve(options.markdown)}`);
   }
   return summary.failed > 0 ? ExitCodes.FAILURE : ExitCodes.OK;
 }

@@ -31,7 +31,7 @@ export function formatConsoleReport(summary: ComparisonSummary): string {
     `Success rate: ${rate === 100 ? pc.green(rateText) : rate >= 90 ? pc.yellow(rateText) : pc.red(rateText)}`,
     `Time: baseline ${ms(summary.baselineTime)}, candidate ${ms(summary.candidateTime)}, ratio candidate/baseline ${summary.performanceRatio.toFixed(2)}`,
   ];
-  const table = new Table({ head: ["Test", "Baseline", "Candidate", "Speed-up", "Status"], style: { head: [] } });
+  const table = new Table({ head: ["Test", "Baseline", "Candidate", "Speed-up", "Status"], style: { head: [], border: [] } });
   for (const r of summary.results) {
     const s = status(r);
     const colour = s === "PASS" ? pc.green : s === "FAIL" ? pc.red : pc.dim;
