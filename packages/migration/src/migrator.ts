@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
+  isSystemTable,
   DEFAULT_BATCH_SIZE,
   DatasetLock,
   DatasetRegistry,
@@ -36,6 +37,7 @@ import {
   type Value,
 } from "@mdm/storage-core";
 import { orderTables } from "./plan.js";
+import { pendingMigrationResult } from "./result.js";
 import { prefetch } from "./prefetch.js";
 import { readJournal, removeJournal, writeJournal } from "./publish-journal.js";
 import type {
@@ -231,21 +233,7 @@ export class StorageMigrator {
   async migrateDataset(datasetName: string, options: MigrateOptions = {}): Promise<MigrationResult> {
     const started = performance.now();
     const { source, target } = await this.backends();
-    const result: MigrationResult = {
-      dataset: String(datasetName),
-      success: false,
-      source: { type: source.backendType, implementation: source.implementation },
-      target: { type: target.backendType, implementation: target.implementation },
-      tablesMigrated: [],
-      rowsMigrated: 0,
-      bytes: null,
-      durationMs: 0,
-      rowsPerSecond: 0,
-      verification: null,
-      sourceRemoved: false,
-      warnings: [],
-      error: null,
-    };
+    const result = pendingMigrationResult(String(datasetName), { type: source.backendType, implementation: source.implementation }, { type: target.backendType, implementation: target.implementation });
     const notice = (message: string) => {
       result.warnings.push(message);
       options.onNotice?.(message);
@@ -478,6 +466,9 @@ export class StorageMigrator {
           }
         }
         result.rowsMigrated = plans.reduce((n, p) => n + p.rowCount, 0);
+        const data = plans.filter((p) => !isSystemTable(p.name));
+        result.dataTables = data.map((p) => p.name);
+        result.dataRows = data.reduce((n, p) => n + p.rowCount, 0);
         try {
           result.bytes = await target.getDatabaseSize(stagingEngine);
         } catch {

@@ -86,8 +86,12 @@ export interface MigrationResult {
   success: boolean;
   source: { type: BackendType; implementation: Implementation };
   target: { type: BackendType; implementation: Implementation };
+  /** Every table copied, MDM's own (`_metadata`, `_columns`, `_statistics`) included, and all their rows. */
   tablesMigrated: string[];
   rowsMigrated: number;
+  /** The dataset's own tables among them (not MDM's `_` tables) and their rows: what a summary reports. */
+  dataTables: string[];
+  dataRows: number;
   /** Size of the target database after the copy (bytes), when the backend reports it. */
   bytes: number | null;
   durationMs: number;

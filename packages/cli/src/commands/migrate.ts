@@ -1,4 +1,4 @@
-import { StorageMigrator, type MigrationResult, type VerifyMode } from "@mdm/migration";
+import { StorageMigrator, pendingMigrationResult, type MigrationResult, type VerifyMode } from "@mdm/migration";
 import { ErrorCodes, coercedLines, isMdmError, normalizeDatasetName, redactSecrets, type BackendType, type IStorageBackend, type Implementation } from "@mdm/storage-core";
 import { parseBackendSpec, type CliContext } from "../context.js";
 import { ExitCodes, UsageError, exitCodeForErrorCode, type ExitCode } from "../exit-codes.js";
@@ -38,6 +38,13 @@ export type MigrateJsonResult = MigrationResult & {
   /** The implementation the feature flags choose for the dataset's new home: the one every later command uses. */
   servedBy: { type: BackendType; implementation: Implementation };
 };
+
+/** A dataset that failed before or outside the migrator (its backend could not be opened): a result saying so. */
+function failedResult(name: string, source: MigrationResult["source"], target: MigrationResult["target"], error: unknown, secrets: string[]): MigrationResult {
+  const code = isMdmError(error) ? error.code : ErrorCodes.INTERNAL;
+  const message = redactSecrets(error instanceof Error ? error.message : String(error), secrets);
+  return { ...pendingMigrationResult(name, source, target), error: { code, message } };
+}
 
 function positiveInteger(text: string | undefined, option: string): number | undefined {
   if (text === undefined) return undefined;
@@ -104,12 +111,16 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
   for (const name of skipped) progress.note(`${name}: already in ${target.type}, skipped`);
   const results: MigrationResult[] = [];
   const servedBy: Array<{ type: BackendType; implementation: Implementation }> = [];
+  const sourceLocations: Array<string | null> = [];
   let interrupted: NodeJS.Signals | undefined;
   try {
     for (const { name, from } of plan) {
       // Ctrl-C stops the run: the dataset being migrated is rolled back (or, past its publish, finished),
       // the next ones are not started.
       if (signal?.aborted || interrupted) break;
+      // A dataset that cannot even start (its server unreachable, its credentials refused) is one failure in
+      // the summary; the next dataset is still tried.
+      try {
       // Legacy and new share one storage layout, so the copy (a bulk job) uses the new implementation of each
       // side when it is installed; the dataset stays served by the flags' choice. --copy-with flags, --from-impl
       // and --to TYPE:IMPL choose otherwise.
@@ -164,6 +175,15 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
       interrupted = result.interrupted;
       results.push(result);
       servedBy.push(served);
+      sourceLocations.push(result.success && !result.sourceRemoved ? `${from} at ${ctx.location(source, name)}` : null);
+      } catch (error) {
+        if (isMdmError(error, ErrorCodes.ABORTED)) throw error;
+        const implementationOf = (type: BackendType) => ctx.implementationFor({ type }, name);
+        results.push(failedResult(name, { type: from, implementation: fromImpl ?? implementationOf(from) }, { type: target.type, implementation: target.implementation ?? implementationOf(target.type) }, error, ctx.secrets));
+        servedBy.push({ type: from, implementation: implementationOf(from) });
+        sourceLocations.push(null);
+        progress.note(`${name}: ${colour.red("failed")}: ${results[results.length - 1]?.error?.message}`);
+      }
     }
   } finally {
     progress.stop();
@@ -180,13 +200,13 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
   }
   print(
     table(
-      ["dataset", "from", "to", "tables", "rows", "time", "rows/s", "size", "verification", "status"],
+      ["dataset", "from", "to", "data tables", "rows", "time", "rows/s", "size", "verification", "status"],
       results.map((r) => [
         r.dataset,
         `${r.source.type}:${r.source.implementation}`,
         `${r.target.type}:${r.target.implementation}`,
-        r.tablesMigrated.length,
-        r.rowsMigrated,
+        r.dataTables.length,
+        r.dataRows,
         formatDuration(r.durationMs),
         r.rowsPerSecond,
         formatBytes(r.bytes),
@@ -201,7 +221,15 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
   for (const r of results.filter((x) => !x.success)) process.stderr.write(`mdm: ${r.dataset}: ${r.error?.message ?? "failed"}\n`);
   const ok = results.filter((r) => r.success).length;
   const removed = results.filter((r) => r.sourceRemoved).length;
-  print(`${ok} of ${results.length} dataset(s) migrated to ${target.type}${removed > 0 ? ` (${removed} source(s) removed)` : ""}.`);
+  const metadataRows = results.reduce((n, r) => n + (r.success ? r.rowsMigrated - r.dataRows : 0), 0);
+  const failed = results.filter((r) => !r.success);
+  const failures = failed.length > 0 ? `; failed: ${failed.map((r) => `${r.dataset} (${r.error?.code ?? "failed"})`).join(", ")}` : "";
+  print(`${ok} of ${results.length} dataset(s) migrated to ${target.type}${removed > 0 ? ` (${removed} source(s) removed)` : ""}${failures}.`);
+  if (metadataRows > 0) print(`(rows count the datasets' own tables; MDM's _metadata, _columns and _statistics came along: ${metadataRows.toLocaleString("en-US")} rows)`);
+  for (const [i, r] of results.entries()) {
+    const kept = sourceLocations[i];
+    if (kept) print(`The source copy of ${r.dataset} stays in ${kept}, no longer registered; rerun with --remove-source to drop it after a verified migration, or delete it yourself.`);
+  }
   const otherwise = results.map((r, i) => [r, servedBy[i]] as const).filter(([r, s]) => r.success && s && s.implementation !== r.target.implementation);
   if (otherwise.length > 0) {
     const list = otherwise.map(([r, s]) => `${r.dataset} by ${s?.type}:${s?.implementation}`).join(", ");
