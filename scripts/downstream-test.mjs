@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The downstream test: live what a user of the published packages lives. `pnpm pack` every package (which
 // turns `workspace:` ranges into real ones), create a fresh project in a temp directory outside the workspace,
-// install only @mdm/storage-core, @mdm/storage-sqlite, @mdm/storage-duckdb and @mdm/migration from the
-// tarballs, once with npm and once with pnpm (with the build approval the READMEs document for better-sqlite3),
+// install only @mdm/storage-core, @mdm/storage-sqlite, @mdm/storage-duckdb, @mdm/migration and @mdm/testing
+// (without vitest, its optional peer) from the tarballs, once with npm and once with pnpm (with the build approval the READMEs document for better-sqlite3),
 // and there: migrate a SQLite dataset to DuckDB with checksum verification from an ES module and from a
 // CommonJS module, type-check a TypeScript file against the published declarations (node16 resolution, ESM
 // and CJS), ask the manager for postgresql (MDM_BACKEND_NOT_INSTALLED naming the package), and check that
@@ -21,7 +21,7 @@ const fixtures = join(root, "scripts", "downstream");
 const args = process.argv.slice(2);
 const only = args.find((a) => a.startsWith("--only="))?.slice("--only=".length);
 const managers = only ? [only] : ["npm", "pnpm"];
-const INSTALLED = ["@mdm/storage-core", "@mdm/storage-sqlite", "@mdm/storage-duckdb", "@mdm/migration"];
+const INSTALLED = ["@mdm/storage-core", "@mdm/storage-sqlite", "@mdm/storage-duckdb", "@mdm/migration", "@mdm/testing"];
 const started = Date.now();
 const seconds = (from) => `${((Date.now() - from) / 1000).toFixed(1)}s`;
 const results = [];

@@ -13,6 +13,7 @@ const { run } = require("./scenario.cjs");
     sqlite: require("@mdm/storage-sqlite"),
     duckdb: require("@mdm/storage-duckdb"),
     migration: require("@mdm/migration"),
+    testing: require("@mdm/testing"),
     projectDir: process.cwd(),
     importFrom: async (dir, spec) => import(pathToFileURL(createRequire(join(dir, "package.json")).resolve(spec)).href),
     loadedCorePaths: () => Object.keys(require.cache).filter((file) => /[\\/]@mdm[\\/]storage-core[\\/]/.test(file)),

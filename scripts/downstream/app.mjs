@@ -3,6 +3,7 @@ import * as core from "@mdm/storage-core";
 import * as sqlite from "@mdm/storage-sqlite";
 import * as duckdb from "@mdm/storage-duckdb";
 import * as migration from "@mdm/migration";
+import * as testing from "@mdm/testing";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -16,6 +17,7 @@ await run({
   sqlite,
   duckdb,
   migration,
+  testing,
   projectDir: process.cwd(),
   importFrom: async (dir, spec) => import(pathToFileURL(createRequire(join(dir, "package.json")).resolve(spec)).href),
 });

@@ -46,7 +46,7 @@ function installedCopies(projectDir, name) {
   return [...found];
 }
 
-async function run({ format, core, otherCore, sqlite, duckdb, migration, projectDir, loadedCorePaths, importFrom }) {
+async function run({ format, core, otherCore, sqlite, duckdb, migration, testing, projectDir, loadedCorePaths, importFrom }) {
   const check = (label, fn) => {
     fn();
     console.log(`ok - [${format}] ${label}`);
@@ -172,7 +172,28 @@ async function run({ format, core, otherCore, sqlite, duckdb, migration, project
         assert.ok(missing.message.includes("@mdm/storage-postgresql"), missing.message);
       });
     }
+    // Only the new SQLite package is installed; the default flags ask for legacy: the message says how out.
+    const legacySqlite = await manager.getStorageBackend("sqlite").catch((e) => e);
+    check("sqlite per the default flags: MDM_BACKEND_NOT_INSTALLED saying the new one is installed and which flag picks it", () => {
+      assert.equal(legacySqlite.code, "MDM_BACKEND_NOT_INSTALLED", String(legacySqlite));
+      assert.ok(legacySqlite.message.includes("@mdm/storage-sqlite-legacy"), legacySqlite.message);
+      assert.ok(legacySqlite.message.includes('featureFlags.set("use_new_storage_sqlite", true)'), legacySqlite.message);
+    });
+    core.featureFlags.set("use_new_storage_sqlite", true);
+    check("featureFlags is the default manager's flags", () => assert.equal(core.getDefaultManager().flags.get("use_new_storage_sqlite"), true));
+    core.featureFlags.unset("use_new_storage_sqlite");
     await manager.clearCache();
+
+    // @mdm/testing without vitest (an optional peer, not installed here): its main entry loads and works.
+    check("vitest is not installed in this project", () => assert.throws(() => createRequire(join(projectDir, "noop.js")).resolve("vitest"), /Cannot find module/));
+    const memory = new testing.MemoryStorageBackend();
+    await memory.init();
+    check(`@mdm/testing loads without vitest (MemoryStorageBackend, ${testing.fidelityFixtures.length} fidelity fixtures)`, () => {
+      assert.equal(core.isStorageBackend(memory), true);
+      assert.ok(testing.fidelityFixtures.length > 0);
+      assert.throws(() => testing.defineConformanceSuite({}), /@mdm\/testing\/vitest/);
+    });
+    await memory.close();
 
     // Exactly one copy of core: installed, seen by every package, and loaded.
     const coreDirs = new Set(["@mdm/storage-sqlite", "@mdm/storage-duckdb", "@mdm/migration"].map((p) => packageDir("@mdm/storage-core", packageDir(p, projectDir))));

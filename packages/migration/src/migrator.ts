@@ -48,6 +48,7 @@ import type {
   MigrationResult,
   MigrationSummary,
   VerificationCheck,
+  VerifyMode,
   VerificationReport,
 } from "./types.js";
 
@@ -230,7 +231,9 @@ export class StorageMigrator {
    * then. Once the publish has begun (the point of no return) an abort or a signal no longer stops the
    * run: it finishes and reports success, with the signal in `interrupted`.
    */
-  async migrateDataset(datasetName: string, options: MigrateOptions = {}): Promise<MigrationResult> {
+  async migrateDataset(datasetName: string, givenOptions: MigrateOptions = {}): Promise<MigrationResult> {
+    // A malformed option is the caller's mistake: thrown at once, not a failed migration.
+    const options = checkedOptions(givenOptions);
     const started = performance.now();
     const { source, target } = await this.backends();
     const result = pendingMigrationResult(String(datasetName), { type: source.backendType, implementation: source.implementation }, { type: target.backendType, implementation: target.implementation });
@@ -327,13 +330,7 @@ export class StorageMigrator {
   ): Promise<void> {
     // Core's readBatches default (2,048 rows): larger batches cost more in garbage collection than they save.
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-    if (!Number.isSafeInteger(batchSize) || batchSize < 1) {
-      throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `batchSize must be a positive integer, got ${batchSize}`);
-    }
-    const verify = options.verify ?? "checksum";
-    if (!["checksum", "count", "none"].includes(verify)) {
-      throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `verify must be checksum, count or none; got ${JSON.stringify(verify)}`);
-    }
+    const verify = options.verify as VerifyMode;
     const signal = options.signal;
     const progress = (event: Omit<MigrationProgress, "dataset">) => options.onProgress?.({ dataset: name, ...event });
     const checkAbort = () => {
@@ -764,4 +761,21 @@ function abortError(error: unknown, signal: AbortSignal): MdmError {
   if (isMdmError(reason)) return reason;
   if (isMdmError(error, ErrorCodes.ABORTED)) return error;
   return new MdmError(ErrorCodes.ABORTED, "The migration was aborted; staging was removed, source and registry are untouched", { cause: error });
+}
+
+/**
+ * The options of a migration, checked before anything starts (MDM_INVALID_ARGUMENT naming the option):
+ * `verify` as a mode (`true` is checksum, `false` none), a positive integer `batchSize`.
+ */
+function checkedOptions(options: MigrateOptions): MigrateOptions & { verify: VerifyMode } {
+  if (options === null || typeof options !== "object") throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `migrateDataset options must be an object, got ${JSON.stringify(options)}`);
+  const verify = options.verify === undefined || options.verify === true ? "checksum" : options.verify === false ? "none" : options.verify;
+  if (!["checksum", "count", "none"].includes(verify)) {
+    throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `verify must be checksum, count, none, true (checksum) or false (none); got ${JSON.stringify(options.verify)}`);
+  }
+  const batchSize = options.batchSize;
+  if (batchSize !== undefined && (!Number.isSafeInteger(batchSize) || batchSize < 1)) {
+    throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `batchSize must be a positive integer, got ${JSON.stringify(batchSize)}`);
+  }
+  return { ...options, verify };
 }

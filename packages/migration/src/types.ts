@@ -24,8 +24,11 @@ export interface MigrationProgress {
 export interface MigrateOptions {
   /** Rows per batch (default 10,000). Memory is bounded by it. */
   batchSize?: number;
-  /** checksum (default): row counts, column names and types, order-independent checksums; count: counts, names and types; none. */
-  verify?: VerifyMode;
+  /**
+   * checksum (default): row counts, column names and types, order-independent checksums; count: counts, names
+   * and types; none. `true` means checksum and `false` none (as Python MDM's `verify=True`).
+   */
+  verify?: VerifyMode | boolean;
   /** Replace an existing target dataset (atomically, after verification). Default false: refused. */
   overwrite?: boolean;
   /** Drop the source dataset after a verified, published migration. Default false. */

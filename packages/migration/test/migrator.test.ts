@@ -80,6 +80,25 @@ describe("StorageMigrator", () => {
     expect(readdirSync(join(env.home, "locks"))).toEqual([]);
   });
 
+  it("verify: true is checksum and false none (the seed's verify=True); a malformed option throws at once, before any lock or copy", async () => {
+    await writeDataset(source, "iris");
+    new DatasetRegistry(new MdmHome(env.home)).write({ name: "iris", database: { backend: "sqlite", path: source.getDatabasePath("iris") } });
+    const checked = await migrator().migrateDataset("iris", { verify: true });
+    expect(checked.success, checked.error?.message).toBe(true);
+    expect(checked.verification?.mode).toBe("checksum");
+    expect(checked.dataTables).toEqual(["train", "test", "validation", "train_features"]);
+    expect(checked.dataRows).toBe(1234 + 0 + 300 + 1234);
+    new DatasetRegistry(new MdmHome(env.home)).write({ name: "iris", database: { backend: "sqlite", path: source.getDatabasePath("iris") } });
+    const unchecked = await migrator().migrateDataset("iris", { verify: false, overwrite: true });
+    expect(unchecked.success, unchecked.error?.message).toBe(true);
+    expect(unchecked.verification).toBeNull();
+    for (const options of [{ verify: "yes" }, { verify: 1 }, { batchSize: 0 }, { batchSize: 2.5 }]) {
+      await expect(migrator().migrateDataset("iris", options as never), JSON.stringify(options)).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARGUMENT });
+    }
+    expect(readdirSync(join(env.home, "locks"))).toEqual([]);
+    expect(await target.listStagingPaths("iris")).toEqual([]);
+  });
+
   it("copies a table whose size is an exact multiple of the batch size, an empty table, and one of many batches exactly", async () => {
     await source.createDataset("shapes");
     const engine = await source.getDatasetEngine("shapes");

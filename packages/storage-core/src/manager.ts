@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { loadConfig, type MdmConfig } from "./config.js";
 import { ErrorCodes, MdmError, isMdmError } from "./errors.js";
-import { FeatureFlags } from "./flags.js";
+import { FeatureFlags, type FlagListener, type FlagName, type FlagValues } from "./flags.js";
 import { isStorageBackend, type IStorageBackend } from "./interface.js";
 import { MdmHome } from "./layout.js";
 import { BACKEND_TYPES, type BackendType, type Implementation } from "./types.js";
@@ -178,23 +178,35 @@ export class StorageBackendManager {
   }
 
   /** Load the factory of a backend package (registered, or resolved by package name). */
+  /**
+   * `<node_modules>/<pkg>/package.json` along Node's lookup paths from each `resolveFrom` directory, rather
+   * than resolving `${pkg}/package.json`: a package whose "exports" does not list ./package.json would look absent.
+   */
+  private installedPackageJson(pkg: string): string | undefined {
+    for (const base of this.resolveFrom) {
+      const dirs = createRequire(join(base, "noop.js")).resolve.paths(pkg) ?? [];
+      const found = dirs.map((dir) => join(dir, pkg, "package.json")).find((file) => existsSync(file));
+      if (found) return found;
+    }
+    return undefined;
+  }
+
   async loadFactory(backendType: BackendType, implementation: Implementation): Promise<BackendFactory> {
     const key = `${backendType}:${implementation}`;
     const registered = this.factories.get(key);
     if (registered) return registered;
     const pkg = BACKEND_PACKAGES[backendType][implementation];
-    let packageJson: string | undefined;
-    for (const base of this.resolveFrom) {
-      // Look for <node_modules>/<pkg>/package.json along Node's lookup paths rather than resolving
-      // `${pkg}/package.json`: a package whose "exports" does not list ./package.json would look absent.
-      const dirs = createRequire(join(base, "noop.js")).resolve.paths(pkg) ?? [];
-      packageJson = dirs.map((dir) => join(dir, pkg, "package.json")).find((file) => existsSync(file));
-      if (packageJson) break;
-    }
+    const packageJson = this.installedPackageJson(pkg);
     if (!packageJson) {
+      // The other implementation may be installed: then a flag is the other way out.
+      const other: Implementation = implementation === "new" ? "legacy" : "new";
+      const otherPkg = BACKEND_PACKAGES[backendType][other];
+      const alternative = this.installedPackageJson(otherPkg)
+        ? `; the ${other} implementation (${otherPkg}) is installed: to use it, set the feature flag use_new_storage_${backendType} (or use_new_storage) to ${other === "new"} (MDM_FEATURE_USE_NEW_STORAGE_${backendType.toUpperCase()}=${other === "new"}, or featureFlags.set("use_new_storage_${backendType}", ${other === "new"}))`
+        : "";
       throw new MdmError(
         ErrorCodes.BACKEND_NOT_INSTALLED,
-        `The ${implementation} ${backendType} backend needs the package ${pkg}: install it with "npm install ${pkg}" (or "pnpm add ${pkg}")`,
+        `The ${implementation} ${backendType} backend needs the package ${pkg}: install it with "npm install ${pkg}" (or "pnpm add ${pkg}")${alternative}`,
         { details: { package: pkg, backendType, implementation } },
       );
     }
@@ -265,6 +277,21 @@ export function getDefaultManager(): StorageBackendManager {
   defaultManager ??= new StorageBackendManager();
   return defaultManager;
 }
+
+/**
+ * `feature_flags` of the original: the process-wide manager's flags (`getDefaultManager().flags`), so
+ * `featureFlags.set("use_new_storage", true)` decides what `getStorageBackend` returns next. `set` is a
+ * code-level value for this process (highest precedence, not written to feature_flags.yaml).
+ */
+export const featureFlags = {
+  get: <K extends FlagName>(flag: K): FlagValues[K] => getDefaultManager().flags.get(flag),
+  set: <K extends FlagName>(flag: K, value: FlagValues[K] | string): void => getDefaultManager().flags.set(flag, value),
+  unset: (flag: FlagName): void => getDefaultManager().flags.unset(flag),
+  getAll: (): FlagValues => getDefaultManager().flags.getAll(),
+  sourceOf: (flag: FlagName) => getDefaultManager().flags.sourceOf(flag),
+  reload: (): void => getDefaultManager().flags.reload(),
+  onChange: (listener: FlagListener): (() => void) => getDefaultManager().flags.onChange(listener),
+};
 
 /** `get_storage_backend(type)` of the original, on the process-wide manager. */
 export function getStorageBackend(backendType: BackendType, options: GetBackendOptions = {}): Promise<IStorageBackend> {

@@ -7,6 +7,8 @@ import {
   FeatureFlags,
   StorageBackendManager,
   defaultConfig,
+  featureFlags,
+  getDefaultManager,
   isMdmError,
   isStorageBackend,
   rolloutBucket,
@@ -113,6 +115,26 @@ describe("package resolution", () => {
     const error = await manager.getStorageBackend("postgresql").catch((e: unknown) => e);
     expect(isMdmError(error, ErrorCodes.BACKEND_NOT_INSTALLED)).toBe(true);
     expect((error as Error).message).toContain("@mdm/storage-postgresql-legacy");
+  });
+
+  test("only the new package installed and the flags ask for legacy: the message says which flag (or package) fixes it", async () => {
+    const root = tempDir();
+    writeFakeBackendPackage(root, { packageName: BACKEND_PACKAGES.sqlite.new, backendType: "sqlite", implementation: "new" });
+    const manager = managerIn(root);
+    const error = await manager.getStorageBackend("sqlite").catch((e: unknown) => e);
+    expect(isMdmError(error, ErrorCodes.BACKEND_NOT_INSTALLED)).toBe(true);
+    const message = (error as Error).message;
+    expect(message).toContain('npm install @mdm/storage-sqlite-legacy');
+    expect(message).toContain("the new implementation (@mdm/storage-sqlite) is installed");
+    expect(message).toContain('featureFlags.set("use_new_storage_sqlite", true)');
+    expect(message).toContain("MDM_FEATURE_USE_NEW_STORAGE_SQLITE=true");
+    // Doing what it says works.
+    manager.flags.set("use_new_storage_sqlite", true);
+    expect((await manager.getStorageBackend("sqlite")).implementation).toBe("new");
+    await manager.clearCache();
+    // Neither installed: no flag would help, so none is suggested.
+    const neither = await managerIn(tempDir()).getStorageBackend("duckdb").catch((e: unknown) => e);
+    expect((neither as Error).message).not.toContain("feature flag");
   });
 
   test("an unknown backend type is MDM_BACKEND_UNAVAILABLE listing the supported types", async () => {
@@ -389,6 +411,25 @@ describe("process-wide helpers", () => {
       else process.env.MDM_HOME_DIR = saved.home;
     }
   });
+
+  // After the test above: the default manager exists, built from a temporary home.
+  test("featureFlags is the default manager's flags: set there, read by getDefaultManager().flags, and back", () => {
+    const flags = getDefaultManager().flags;
+    const before = flags.get("use_new_storage_duckdb");
+    try {
+      featureFlags.set("use_new_storage_duckdb", true);
+      expect(flags.get("use_new_storage_duckdb")).toBe(true);
+      expect(featureFlags.sourceOf("use_new_storage_duckdb")).toBe("code");
+      expect(getDefaultManager().implementationFor("duckdb")).toBe("new");
+      featureFlags.set("use_new_storage_duckdb", "false");
+      expect(featureFlags.get("use_new_storage_duckdb")).toBe(false);
+      expect(() => featureFlags.set("use_new_storage_duckdb", "maybe")).toThrow();
+    } finally {
+      featureFlags.unset("use_new_storage_duckdb");
+    }
+    expect(featureFlags.get("use_new_storage_duckdb")).toBe(before);
+  });
+
 });
 
 describe("the published builds resolve packages too", () => {

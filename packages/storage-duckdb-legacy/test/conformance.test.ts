@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { defineConformanceSuite } from "@mdm/testing";
+import { defineConformanceSuite } from "@mdm/testing/vitest";
 import { LegacyDuckdbStorageBackend } from "../src/index.js";
 
 defineConformanceSuite({

@@ -1,4 +1,4 @@
-import { defineConformanceSuite } from "@mdm/testing";
+import { defineConformanceSuite } from "@mdm/testing/vitest";
 import { DuckdbStorageBackend } from "../src/index.js";
 import { tempHome } from "./helpers.js";
 

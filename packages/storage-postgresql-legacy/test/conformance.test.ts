@@ -1,4 +1,4 @@
-import { defineConformanceSuite } from "@mdm/testing";
+import { defineConformanceSuite } from "@mdm/testing/vitest";
 import { describe, it } from "vitest";
 import { LegacyPostgresqlStorageBackend } from "../src/index.js";
 import { dropPrefixedDatabases, serverAvailable, serverConfig, uniquePrefix } from "../../storage-postgresql/test/support/server.js";

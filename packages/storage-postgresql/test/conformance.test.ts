@@ -1,4 +1,4 @@
-import { defineConformanceSuite } from "@mdm/testing";
+import { defineConformanceSuite } from "@mdm/testing/vitest";
 import { describe, it } from "vitest";
 import { PostgresqlStorageBackend } from "../src/index.js";
 import { createScratchDatabase, dropPrefixedDatabases, serverAvailable, serverConfig, uniquePrefix } from "./support/server.js";

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { defineConformanceSuite } from "@mdm/testing";
+import { defineConformanceSuite } from "@mdm/testing/vitest";
 import { SqliteStorageBackend } from "../src/index.js";
 
 // The shared conformance suite, each check on a fresh MDM home in the temp directory. No skips.

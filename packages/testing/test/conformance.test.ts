@@ -1,4 +1,4 @@
-import { defineConformanceSuite, MemoryStorageBackend } from "../src/index.js";
+import { defineConformanceSuite, MemoryStorageBackend } from "../src/vitest.js";
 
 // The suite against the in-memory reference backend: proves the suite passes on a correct backend.
 defineConformanceSuite({

@@ -11,7 +11,7 @@ import {
   getFidelityFixture,
   resolveSkips,
   runConformanceChecks,
-} from "../src/index.js";
+} from "../src/vitest.js";
 
 const caps = (values: Partial<BackendCapabilities["values"]>): BackendCapabilities => {
   const base = new MemoryStorageBackend().capabilities;
