@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LegacySqliteStorageBackend } from "@mdm/storage-sqlite-legacy";
@@ -160,5 +160,21 @@ describe("an MDM home written by Python MDM", () => {
     } finally {
       await duck.close();
     }
+  });
+
+  it("mdm flags set and unset edit Python MDM's feature_flags.yaml in place: its flags kept, the change appended to history", async () => {
+    const file = join(home, "feature_flags.yaml");
+    const set = await mdm(["flags", "set", "use_new_storage", "true"], env());
+    expect(set.code, set.stderr).toBe(0);
+    const saved = readFileSync(file, "utf8");
+    expect(saved).toMatch(/^flags:\n  use_new_backend: false\n  use_new_registrar: false\n  enable_performance_tracking: true\n  use_new_storage: true\nhistory:\n  - timestamp: \S+\n    flag: use_new_storage\n    old_value: null\n    new_value: true\nlast_updated: \S+\n$/);
+    expect(saved).not.toContain("2025-07-01T10:00:00");
+    expect((await mdm(["flags", "get", "use_new_storage"], env())).stdout.trim()).toBe("true");
+    const unset = await mdm(["flags", "unset", "use_new_storage"], env());
+    expect(unset.code, unset.stderr).toBe(0);
+    const after = readFileSync(file, "utf8");
+    expect(after).toMatch(/^flags:\n  use_new_backend: false\n  use_new_registrar: false\n  enable_performance_tracking: true\nhistory:\n/);
+    expect(after.match(/flag: use_new_storage/g)).toHaveLength(2);
+    expect(after).toMatch(/old_value: true\n    new_value: null/);
   });
 });

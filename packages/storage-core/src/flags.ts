@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { Document, isMap, isSeq, parse as parseYaml, parseDocument } from "yaml";
 import { nearestKey } from "./config-schema.js";
 import { ErrorCodes, MdmError } from "./errors.js";
 import { BACKEND_TYPES, type BackendType, type Implementation } from "./types.js";
@@ -188,10 +188,14 @@ export class FeatureFlags {
   saveToFile(values?: Partial<FlagValues>): void {
     if (!this.file) throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "These flags have no file");
     const toWrite = values ?? { ...this.fileValues, ...this.codeValues };
-    for (const [k, v] of Object.entries(toWrite)) parseFlagValue(k as FlagName, v, "saveToFile");
+    for (const [k, v] of Object.entries(toWrite)) {
+      this.assertFlag(k as FlagName);
+      parseFlagValue(k as FlagName, v, "saveToFile");
+    }
     mkdirSync(dirname(this.file), { recursive: true });
+    const text = existsSync(this.file) ? readFileSync(this.file, "utf8") : "";
     const tmp = `${this.file}.tmp-${process.pid}`;
-    writeFileSync(tmp, stringifyYaml(toWrite));
+    writeFileSync(tmp, editedFlagFile(text, toWrite, this.fileValues));
     renameSync(tmp, this.file);
     this.reload();
   }
@@ -308,4 +312,34 @@ export class FeatureFlags {
       }
     }
   }
+}
+
+/**
+ * feature_flags.yaml with our flags set to `values`, edited in place: every other key (Python MDM's own
+ * flags, its rollout map, comments) is kept; in Python MDM's layout (`flags:`, `history:`, `last_updated:`)
+ * the flags go under `flags:`, each change is appended to `history:` as Python MDM writes it
+ * (`{timestamp, flag, old_value, new_value}`) and `last_updated` is renewed. A flag of ours that `values`
+ * leaves out is removed (`mdm flags unset`).
+ */
+function editedFlagFile(text: string, values: Partial<FlagValues>, before: Partial<FlagValues>): string {
+  const parsed: Document = parseDocument(text);
+  const doc = isMap(parsed.contents) ? parsed : new Document({});
+  const python = isMap(doc.get("flags"));
+  const at = (flag: string) => (python ? ["flags", flag] : [flag]);
+  const now = new Date().toISOString();
+  const history = doc.get("history");
+  for (const flag of FLAG_NAMES) {
+    const had = flag in before;
+    const has = flag in values;
+    const value = (values as Record<string, unknown>)[flag];
+    if (has) doc.setIn(at(flag), value);
+    else if (had || doc.hasIn(at(flag))) doc.deleteIn(at(flag));
+    const old = (before as Record<string, unknown>)[flag];
+    if ((has || had) && (has !== had || old !== value) && isSeq(history)) {
+      history.flow = false; // Python's `history: []` grows as a block list
+      history.add(doc.createNode({ timestamp: now, flag, old_value: had ? old : null, new_value: has ? value : null }));
+    }
+  }
+  if (doc.has("last_updated")) doc.set("last_updated", now);
+  return doc.toString();
 }

@@ -248,6 +248,52 @@ describe("saveToFile → load round trip (broken in the original)", () => {
 });
 
 describe("rejections", () => {
+  test("saveToFile edits Python MDM's feature_flags.yaml in place: its other flags, comments and rollout map kept, each change appended to history:", () => {
+    const python = [
+      "# written by Python MDM",
+      "flags:",
+      "  use_new_backend: true",
+      "  enable_compatibility_warnings: false",
+      "  use_new_storage: false",
+      "rollout_percentage:",
+      "  new_backend: 50",
+      "history:",
+      "  - timestamp: '2025-07-10T10:00:00'",
+      "    flag: use_new_backend",
+      "    old_value: false",
+      "    new_value: true",
+      "last_updated: '2025-07-10T10:00:00'",
+      "",
+    ].join("\n");
+    const file = flagsFile(python);
+    const flags = new FeatureFlags({ file, env: {} });
+    flags.saveToFile({ ...flags.fileFlags(), use_new_storage: true, use_new_storage_duckdb: false });
+    const text = readFileSync(file, "utf8");
+    expect(text).toContain("# written by Python MDM");
+    const saved = parseYaml(text) as { flags: Record<string, unknown>; rollout_percentage: unknown; history: Array<Record<string, unknown>>; last_updated: string };
+    expect(saved.flags).toEqual({ use_new_backend: true, enable_compatibility_warnings: false, use_new_storage: true, use_new_storage_duckdb: false });
+    expect(saved.rollout_percentage).toEqual({ new_backend: 50 });
+    expect(saved.history).toHaveLength(3);
+    expect(saved.history[0]).toMatchObject({ flag: "use_new_backend", new_value: true });
+    expect(saved.history.slice(1).map(({ flag, old_value, new_value }) => ({ flag, old_value, new_value }))).toEqual([
+      { flag: "use_new_storage", old_value: false, new_value: true },
+      { flag: "use_new_storage_duckdb", old_value: null, new_value: false },
+    ]);
+    expect(saved.last_updated).not.toBe("2025-07-10T10:00:00");
+    expect(new FeatureFlags({ file, env: {} }).get("use_new_storage")).toBe(true);
+    // unset removes only our flag.
+    const again = new FeatureFlags({ file, env: {} });
+    const { use_new_storage_duckdb: _dropped, ...rest } = again.fileFlags();
+    again.saveToFile(rest);
+    const after = parseYaml(readFileSync(file, "utf8")) as typeof saved;
+    expect(after.flags).toEqual({ use_new_backend: true, enable_compatibility_warnings: false, use_new_storage: true });
+    expect(after.history.at(-1)).toMatchObject({ flag: "use_new_storage_duckdb", old_value: false, new_value: null });
+    // Our own layout (top-level keys) stays ours, its comments too.
+    const ours = flagsFile("# mine\nauto_fallback: false\n");
+    new FeatureFlags({ file: ours, env: {} }).saveToFile({ auto_fallback: false, use_new_storage: true });
+    expect(readFileSync(ours, "utf8")).toBe("# mine\nauto_fallback: false\nuse_new_storage: true\n");
+  });
+
   test("an unknown flag is MDM_INVALID_CONFIG from code, file and saveToFile", () => {
     const flags = new FeatureFlags({ env: {} });
     expect(codeOf(() => flags.set("use_new_backend" as FlagName, true))).toBe(ErrorCodes.INVALID_CONFIG);
