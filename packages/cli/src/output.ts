@@ -9,8 +9,13 @@ export function toJson(value: unknown): string {
 let printedJson = false;
 
 export function printJson(value: unknown): void {
+  printJsonText(toJson(value));
+}
+
+/** A JSON document already written as text (a report formatter's), on stdout. */
+export function printJsonText(text: string): void {
   printedJson = true;
-  process.stdout.write(`${toJson(value)}\n`);
+  process.stdout.write(`${text}\n`);
 }
 
 /** Whether this process printed a JSON document on stdout (`--json` then prints no second one for an error). */

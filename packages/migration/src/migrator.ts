@@ -323,14 +323,14 @@ export class StorageMigrator {
     name: string,
     source: IStorageBackend,
     target: IStorageBackend,
-    options: MigrateOptions,
+    options: CheckedOptions,
     result: MigrationResult,
     stage: RunStage,
     notice: (message: string) => void,
   ): Promise<void> {
     // Core's readBatches default (2,048 rows): larger batches cost more in garbage collection than they save.
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-    const verify = options.verify as VerifyMode;
+    const verify = options.verify;
     const signal = options.signal;
     const progress = (event: Omit<MigrationProgress, "dataset">) => options.onProgress?.({ dataset: name, ...event });
     const checkAbort = () => {
@@ -767,7 +767,9 @@ function abortError(error: unknown, signal: AbortSignal): MdmError {
  * The options of a migration, checked before anything starts (MDM_INVALID_ARGUMENT naming the option):
  * `verify` as a mode (`true` is checksum, `false` none), a positive integer `batchSize`.
  */
-function checkedOptions(options: MigrateOptions): MigrateOptions & { verify: VerifyMode } {
+type CheckedOptions = MigrateOptions & { verify: VerifyMode };
+
+function checkedOptions(options: MigrateOptions): CheckedOptions {
   if (options === null || typeof options !== "object") throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `migrateDataset options must be an object, got ${JSON.stringify(options)}`);
   const verify = options.verify === undefined || options.verify === true ? "checksum" : options.verify === false ? "none" : options.verify;
   if (!["checksum", "count", "none"].includes(verify)) {

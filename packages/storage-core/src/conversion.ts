@@ -170,7 +170,12 @@ export function valueConverter(from: Pick<ColumnDef, "type" | "precision" | "sca
         if (to.type === "decimal") return (v) => (Number.isFinite(v) ? checked(decimalFromNumber(v as number), v) : fail(v, target));
         return none();
       case "decimal":
-        if (to.type === "int64") return (v) => (/^-?\d+$/.test(canonicalDecimal(v as string)) ? int64Of(BigInt(canonicalDecimal(v as string)), v, target) : fail(v, target, "not a whole number"));
+        if (to.type === "int64") {
+          return (v) => {
+            const text = canonicalDecimal(v as string);
+            return /^-?\d+$/.test(text) ? int64Of(BigInt(text), v, target) : fail(v, target, "not a whole number");
+          };
+        }
         if (to.type === "float64") {
           return (v) => {
             const n = Number(v);

@@ -39,6 +39,13 @@ export type MigrateJsonResult = MigrationResult & {
   servedBy: { type: BackendType; implementation: Implementation };
 };
 
+/** One dataset of a run: the migrator's result, who serves the dataset afterwards, where its source copy stays (when it does). */
+interface DatasetRun {
+  result: MigrationResult;
+  served: { type: BackendType; implementation: Implementation };
+  keptAt: string | null;
+}
+
 /** A dataset that failed before or outside the migrator (its backend could not be opened): a result saying so. */
 function failedResult(name: string, source: MigrationResult["source"], target: MigrationResult["target"], error: unknown, secrets: string[]): MigrationResult {
   const code = isMdmError(error) ? error.code : ErrorCodes.INTERNAL;
@@ -109,9 +116,61 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
 
   const progress = new TableProgress(!options.json);
   for (const name of skipped) progress.note(`${name}: already in ${target.type}, skipped`);
-  const results: MigrationResult[] = [];
-  const servedBy: Array<{ type: BackendType; implementation: Implementation }> = [];
-  const sourceLocations: Array<string | null> = [];
+  const migrateOne = async (name: string, from: BackendType): Promise<DatasetRun> => {
+    // Legacy and new share one storage layout, so the copy (a bulk job) uses the new implementation of each
+    // side when it is installed; the dataset stays served by the flags' choice. --copy-with flags, --from-impl
+    // and --to TYPE:IMPL choose otherwise.
+    const open = async (type: BackendType, named: Implementation | undefined, make: (implementation?: Implementation) => Promise<IStorageBackend>): Promise<IStorageBackend> => {
+      if (named !== undefined || copyWith === "flags") return make(named);
+      const fastest = await ctx.fastestImplementation(type, name);
+      if (fastest.reason) progress.note(`${name}: ${type} copied by the flags' choice: ${fastest.reason}`);
+      if (!fastest.implementation) return make();
+      try {
+        return await make(fastest.implementation);
+      } catch (error) {
+        // Only a new backend that could not be loaded gives way; one that reached its engine or server and was
+        // refused (locked file, connection, authentication) would meet the same with the flags' choice.
+        if (isMdmError(error) && error.code !== ErrorCodes.BACKEND_NOT_INSTALLED && error.code !== ErrorCodes.BACKEND_UNAVAILABLE) throw error;
+        const why = redactSecrets(error instanceof Error ? error.message : String(error), ctx.secrets);
+        progress.note(`${name}: the new ${type} backend did not start (${why}); ${type} copied by the flags' choice`);
+        return make();
+      }
+    };
+    const source = await open(from, fromImpl as Implementation | undefined, (implementation) => ctx.readerBackend({ type: from, implementation }, name));
+    const destination = await open(target.type, target.implementation, (implementation) => ctx.backend({ type: target.type, implementation }, name));
+    const served = { type: target.type, implementation: ctx.implementationFor({ type: target.type }, name) };
+    const migrator = new StorageMigrator({
+      source,
+      target: destination,
+      manager: ctx.manager,
+      home: ctx.home,
+      registryDatabase: (backend, dataset) => ctx.registryDatabase(backend, dataset),
+    });
+    const serving = served.implementation === destination.implementation ? "" : `; served by ${served.type}:${served.implementation} (the flags' choice) afterwards`;
+    progress.note(`${colour.bold(name)}: ${from} (${source.implementation}) -> ${target.type} (${destination.implementation})${serving}`);
+    const result = await migrator.migrateDataset(name, {
+      batchSize,
+      verify,
+      overwrite: options.overwrite === true,
+      removeSource: options.removeSource === true,
+      coerceUnsupported: options.coerceUnsupported === true,
+      casts,
+      handleSignals: true,
+      signal,
+      onNotice: (message) => (options.json ? process.stderr.write(`mdm: ${name}: ${message}\n`) : progress.note(`${name}: ${message}`)),
+      onProgress: (e) => {
+        if (e.phase === "copy" && e.table) {
+          const key = `${name}/${e.table}`;
+          const label = `${name}/${e.table}`;
+          if (e.rowsDone >= e.rowsTotal && e.rate === 0) progress.finish(key, label, e.rowsDone);
+          else progress.update(key, label, e.rowsDone, e.rowsTotal, e.rate, e.etaSeconds);
+        } else if (e.phase === "verify") progress.note(`${name}: verifying (${verify})`);
+        else if (e.phase === "publish") progress.note(`${name}: publishing`);
+      },
+    });
+    return { result, served, keptAt: result.success && !result.sourceRemoved ? `${from} at ${ctx.location(source, name)}` : null };
+  };
+  const runs: DatasetRun[] = [];
   let interrupted: NodeJS.Signals | undefined;
   try {
     for (const { name, from } of plan) {
@@ -120,78 +179,27 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
       if (signal?.aborted || interrupted) break;
       // A dataset that cannot even start (its server unreachable, its credentials refused) is one failure in
       // the summary; the next dataset is still tried.
+      let run: DatasetRun;
       try {
-      // Legacy and new share one storage layout, so the copy (a bulk job) uses the new implementation of each
-      // side when it is installed; the dataset stays served by the flags' choice. --copy-with flags, --from-impl
-      // and --to TYPE:IMPL choose otherwise.
-      const open = async (type: BackendType, named: Implementation | undefined, make: (implementation?: Implementation) => Promise<IStorageBackend>): Promise<IStorageBackend> => {
-        if (named !== undefined || copyWith === "flags") return make(named);
-        const fastest = await ctx.fastestImplementation(type, name);
-        if (fastest.reason) progress.note(`${name}: ${type} copied by the flags' choice: ${fastest.reason}`);
-        if (!fastest.implementation) return make();
-        try {
-          return await make(fastest.implementation);
-        } catch (error) {
-          // Only a new backend that could not be loaded gives way; one that reached its engine or server and was
-          // refused (locked file, connection, authentication) would meet the same with the flags' choice.
-          if (isMdmError(error) && error.code !== ErrorCodes.BACKEND_NOT_INSTALLED && error.code !== ErrorCodes.BACKEND_UNAVAILABLE) throw error;
-          const why = redactSecrets(error instanceof Error ? error.message : String(error), ctx.secrets);
-          progress.note(`${name}: the new ${type} backend did not start (${why}); ${type} copied by the flags' choice`);
-          return make();
-        }
-      };
-      const source = await open(from, fromImpl as Implementation | undefined, (implementation) => ctx.readerBackend({ type: from, implementation }, name));
-      const destination = await open(target.type, target.implementation, (implementation) => ctx.backend({ type: target.type, implementation }, name));
-      const served = { type: target.type, implementation: ctx.implementationFor({ type: target.type }, name) };
-      const migrator = new StorageMigrator({
-        source,
-        target: destination,
-        manager: ctx.manager,
-        home: ctx.home,
-        registryDatabase: (backend, dataset) => ctx.registryDatabase(backend, dataset),
-      });
-      const serving = served.implementation === destination.implementation ? "" : `; served by ${served.type}:${served.implementation} (the flags' choice) afterwards`;
-      progress.note(`${colour.bold(name)}: ${from} (${source.implementation}) -> ${target.type} (${destination.implementation})${serving}`);
-      const result = await migrator.migrateDataset(name, {
-        batchSize,
-        verify,
-        overwrite: options.overwrite === true,
-        removeSource: options.removeSource === true,
-        coerceUnsupported: options.coerceUnsupported === true,
-        casts,
-        handleSignals: true,
-        signal,
-        onNotice: (message) => (options.json ? process.stderr.write(`mdm: ${name}: ${message}\n`) : progress.note(`${name}: ${message}`)),
-        onProgress: (e) => {
-          if (e.phase === "copy" && e.table) {
-            const key = `${name}/${e.table}`;
-            const label = `${name}/${e.table}`;
-            if (e.rowsDone >= e.rowsTotal && e.rate === 0) progress.finish(key, label, e.rowsDone);
-            else progress.update(key, label, e.rowsDone, e.rowsTotal, e.rate, e.etaSeconds);
-          } else if (e.phase === "verify") progress.note(`${name}: verifying (${verify})`);
-          else if (e.phase === "publish") progress.note(`${name}: publishing`);
-        },
-      });
-      interrupted = result.interrupted;
-      results.push(result);
-      servedBy.push(served);
-      sourceLocations.push(result.success && !result.sourceRemoved ? `${from} at ${ctx.location(source, name)}` : null);
+        run = await migrateOne(name, from);
       } catch (error) {
         if (isMdmError(error, ErrorCodes.ABORTED)) throw error;
         const implementationOf = (type: BackendType) => ctx.implementationFor({ type }, name);
-        results.push(failedResult(name, { type: from, implementation: fromImpl ?? implementationOf(from) }, { type: target.type, implementation: target.implementation ?? implementationOf(target.type) }, error, ctx.secrets));
-        servedBy.push({ type: from, implementation: implementationOf(from) });
-        sourceLocations.push(null);
-        progress.note(`${name}: ${colour.red("failed")}: ${results[results.length - 1]?.error?.message}`);
+        const result = failedResult(name, { type: from, implementation: fromImpl ?? implementationOf(from) }, { type: target.type, implementation: target.implementation ?? implementationOf(target.type) }, error, ctx.secrets);
+        run = { result, served: { type: from, implementation: implementationOf(from) }, keptAt: null };
+        progress.note(`${name}: ${colour.red("failed")}: ${result.error?.message}`);
       }
+      interrupted = run.result.interrupted;
+      runs.push(run);
     }
   } finally {
     progress.stop();
   }
+  const results = runs.map((r) => r.result);
   const notStarted = plan.slice(results.length).map((p) => p.name);
 
   if (options.json) {
-    printJson(results.map((r, i): MigrateJsonResult => ({ ...r, copyWith, servedBy: servedBy[i] as MigrateJsonResult["servedBy"] })));
+    printJson(runs.map(({ result, served }): MigrateJsonResult => ({ ...result, copyWith, servedBy: served })));
     return exitAfter(results, notStarted, interrupted, signal);
   }
   if (results.length === 0) {
@@ -226,11 +234,10 @@ export async function migrateCommand(ctx: CliContext, names: string[], options: 
   const failures = failed.length > 0 ? `; failed: ${failed.map((r) => `${r.dataset} (${r.error?.code ?? "failed"})`).join(", ")}` : "";
   print(`${ok} of ${results.length} dataset(s) migrated to ${target.type}${removed > 0 ? ` (${removed} source(s) removed)` : ""}${failures}.`);
   if (metadataRows > 0) print(`(rows count the datasets' own tables; MDM's _metadata, _columns and _statistics came along: ${metadataRows.toLocaleString("en-US")} rows)`);
-  for (const [i, r] of results.entries()) {
-    const kept = sourceLocations[i];
+  for (const { result: r, keptAt: kept } of runs) {
     if (kept) print(`The source copy of ${r.dataset} stays in ${kept}, no longer registered; rerun with --remove-source to drop it after a verified migration, or delete it yourself.`);
   }
-  const otherwise = results.map((r, i) => [r, servedBy[i]] as const).filter(([r, s]) => r.success && s && s.implementation !== r.target.implementation);
+  const otherwise = runs.map((run) => [run.result, run.served] as const).filter(([r, s]) => r.success && s.implementation !== r.target.implementation);
   if (otherwise.length > 0) {
     const list = otherwise.map(([r, s]) => `${r.dataset} by ${s?.type}:${s?.implementation}`).join(", ");
     print(`from/to name the implementations that copied (legacy and new share the storage); the flags' choice serves ${list} from now on (--copy-with flags copies with it).`);

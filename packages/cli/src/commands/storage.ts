@@ -5,7 +5,7 @@ import { BACKEND_TYPES, type BackendType, type IStorageBackend } from "@mdm/stor
 import { parseBackendSpec, type CliContext } from "../context.js";
 import { CliError, ExitCodes, UsageError, type ExitCode } from "../exit-codes.js";
 import { StorageValidator } from "@mdm/migration";
-import { colour, formatDuration, print, printJson } from "../output.js";
+import { colour, formatDuration, print, printJson, printJsonText } from "../output.js";
 
 interface ComparisonModule {
   StorageComparisonTester: new (options: Record<string, unknown>) => { runAllTests(): Promise<{ failed: number } & Record<string, unknown>> };
@@ -67,7 +67,7 @@ async function runComparison(
   const jsonToStdout = options.json === true;
   const say = (text: string) => (jsonToStdout ? process.stderr.write(`${text}\n`) : print(text));
   say(formatConsoleReport(summary));
-  if (jsonToStdout) printJson(JSON.parse(formatJsonReport(summary)));
+  if (jsonToStdout) printJsonText(formatJsonReport(summary));
   else if (typeof options.json === "string") {
     writeFileSync(resolve(options.json), `${formatJsonReport(summary)}\n`);
     say(`JSON report: ${resolve(options.json)}`);
