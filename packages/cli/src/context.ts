@@ -98,7 +98,48 @@ export class CliContext {
   /** The backend of a type: the implementation asked for, else the one the feature flags choose for this dataset. */
   async backend(spec: BackendSpec, datasetName?: string): Promise<IStorageBackend> {
     await this.loadFactories(spec.type);
-    return this.manager.getStorageBackend(spec.type, { datasetName, implementation: spec.implementation });
+    return this.placed(await this.manager.getStorageBackend(spec.type, { datasetName, implementation: spec.implementation }), datasetName);
+  }
+
+  /**
+   * The backend, told where the dataset lives when its registry entry says so (`placeDataset`): a
+   * PostgreSQL entry's `database:` (or, with `schema_per_dataset`, its `schema:`) is where Python MDM or an
+   * earlier prefix put it, not always `{database_prefix}{name}`. An entry of another type, or none, leaves
+   * the name's own location. An entry that cannot be read places nothing (the command reads it again and
+   * reports it).
+   */
+  private placed(backend: IStorageBackend, datasetName: string | undefined): IStorageBackend {
+    if (datasetName === undefined || backend.backendType !== "postgresql") return backend;
+    let entry: RegistryEntry | undefined;
+    try {
+      entry = this.registry.readIfExists(datasetName);
+    } catch {
+      return backend;
+    }
+    backend.placeDataset(datasetName, entry?.database.backend === "postgresql" ? this.registeredPostgresLocation(entry) : null);
+    return backend;
+  }
+
+  /** Where a PostgreSQL registry entry puts its dataset, for this configuration's layout (MDM_INVALID_CONFIG when the layouts differ). */
+  private registeredPostgresLocation(entry: RegistryEntry): string | null {
+    const { database, schema } = entry.database;
+    const pg = this.config.database.postgresql;
+    const file = this.home.registryFile(entry.name);
+    if (pg.schema_per_dataset) {
+      const home = pg.database ?? "postgres";
+      if (schema === undefined) {
+        if (database === undefined) return null;
+        throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file}: ${entry.name} is registered as PostgreSQL database ${JSON.stringify(database)}, but database.postgresql.schema_per_dataset is on (one schema per dataset in ${JSON.stringify(home)}); turn it off to read it`, { details: { file, key: "database.database" } });
+      }
+      if (database !== undefined && String(database) !== home) {
+        throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file}: ${entry.name} is registered in schema ${JSON.stringify(schema)} of database ${JSON.stringify(database)}, but database.postgresql.database is ${JSON.stringify(home)}`, { details: { file, key: "database.database" } });
+      }
+      return String(schema);
+    }
+    if (schema !== undefined) {
+      throw new MdmError(ErrorCodes.INVALID_CONFIG, `${file}: ${entry.name} is registered in schema ${JSON.stringify(schema)} of database ${JSON.stringify(database)}; set database.postgresql.schema_per_dataset: true (and database: ${JSON.stringify(database)}) to read it`, { details: { file, key: "database.schema" } });
+    }
+    return database === undefined ? null : String(database);
   }
 
   /**

@@ -8,6 +8,7 @@ import {
   DatasetRegistry,
   ErrorCodes,
   METADATA_COLUMNS,
+  encodeMetadataValue,
   METADATA_TABLE,
   MdmError,
   MdmHome,
@@ -442,7 +443,7 @@ export class StorageMigrator {
         await target.writeBatches(
           METADATA_TABLE,
           METADATA_COLUMNS,
-          [Object.entries(metadata).map(([k, v]) => [k, JSON.stringify(v), now] as Value[])],
+          [Object.entries(metadata).map(([k, v]) => [k, encodeMetadataValue(k, v), now] as Value[])],
           { engine: stagingEngine, ifExists: "replace", signal },
         );
         checkAbort();

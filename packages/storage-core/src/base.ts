@@ -149,6 +149,8 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
 
   protected readonly metrics = new MetricsCollector();
   private readonly engines = new Map<string, EngineEntry<TEngine>>();
+  /** Datasets that live where their registry entry says, not where their name puts them (`placeDataset`). */
+  private readonly placed = new Map<string, string>();
   /** checkValue's checker per column object (rebuilt if the object's type, precision or scale changed). */
   private readonly valueChecks = new WeakMap<ColumnDef, { type: ColumnDef["type"]; precision?: number; scale?: number; write: ValueNormalizer }>();
   private readonly opening = new Map<string, Promise<EngineEntry<TEngine>>>();
@@ -535,7 +537,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
 
   private datasetPath(datasetName: string): { name: string; path: string } {
     const name = normalizeDatasetName(datasetName);
-    return { name, path: this._resolveDatabasePath(name) };
+    return { name, path: this.placed.get(name) ?? this._resolveDatabasePath(name) };
   }
 
   private async datasetEntry(datasetName: string): Promise<EngineEntry<TEngine>> {
@@ -841,6 +843,12 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
 
   getDatabasePath(datasetName: string): string {
     return this.datasetPath(datasetName).path;
+  }
+
+  placeDataset(datasetName: string, location: string | null): void {
+    const name = normalizeDatasetName(datasetName);
+    if (location === null) this.placed.delete(name);
+    else this.placed.set(name, this._normalizeDatabasePath(location));
   }
 
   createTableFromDataFrame(df: DataFrameInput, tableName: string, engine: StorageEngine, ifExists: IfExists = "fail"): Promise<void> {
@@ -1203,14 +1211,7 @@ export abstract class BaseStorageBackend<TEngine, TSession> implements IStorageB
   private async writeMetadata(entry: EngineEntry<TEngine>, metadata: Metadata): Promise<void> {
     const encoded = Object.entries(metadata).map(([key, value]) => {
       if (key.includes("\0")) throw new MdmError(ErrorCodes.INVALID_ARGUMENT, "A metadata key cannot contain NUL");
-      let text: string | undefined;
-      try {
-        text = JSON.stringify(value);
-      } catch (error) {
-        throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Metadata ${JSON.stringify(key)} is not JSON-serialisable`, { cause: error });
-      }
-      if (text === undefined) throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Metadata ${JSON.stringify(key)} is not JSON-serialisable`);
-      return [key, text] as const;
+      return [key, encodeMetadataValue(key, value)] as const;
     });
     const now = new Date().toISOString();
     await this.withWrite(entry, (session) => this._writeMetadata(session, encoded, now));
@@ -1364,7 +1365,27 @@ export const METADATA_COLUMNS: ColumnDef[] = [
   { name: "updated_at", type: "text" },
 ];
 
-/** Metadata values are stored as JSON text; a value Python MDM wrote as plain text reads back as that text. */
+/**
+ * A metadata value as `_metadata.value` text, the way Python MDM writes it (`str(value)`): a string is stored
+ * as itself, so Python reads `My dataset`, not `"My dataset"`. Numbers are their text too. A string that
+ * would read back as something else (`5`, `true`, `null`, `[1]`, a leading `"`) is stored as JSON, and so are
+ * booleans, null, arrays and objects (Python's `str()` would give its repr, `True` or `{'a': 1}`, which no
+ * reader parses). `decodeMetadataValue` reads back every value exactly. Throws MDM_INVALID_ARGUMENT for a
+ * value JSON cannot hold (a bigint, a function, a cycle).
+ */
+export function encodeMetadataValue(key: string, value: unknown): string {
+  if (typeof value === "string" && decodeMetadataValue(value) === value) return value;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (error) {
+    throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Metadata ${JSON.stringify(key)} is not JSON-serialisable`, { cause: error });
+  }
+  if (text === undefined) throw new MdmError(ErrorCodes.INVALID_ARGUMENT, `Metadata ${JSON.stringify(key)} is not JSON-serialisable`);
+  return text;
+}
+
+/** The value of a `_metadata` row: JSON text where it parses as JSON, else (a string Python MDM or we wrote as itself) that text. */
 export function decodeMetadataValue(value: Value): Metadata[string] {
   if (value === null) return null;
   const text = typeof value === "string" ? value : String(value);

@@ -9,7 +9,7 @@ export * from "./date-format.js";
 export * from "./dataframe.js";
 export * from "./metrics.js";
 export * from "./interface.js";
-export { AsyncMutex, BaseStorageBackend, DEFAULT_BATCH_SIZE, checksumBatches, METADATA_COLUMNS, decodeMetadataValue, selectSql, type BaseBackendOptions, type SelectPlan } from "./base.js";
+export { AsyncMutex, BaseStorageBackend, DEFAULT_BATCH_SIZE, checksumBatches, METADATA_COLUMNS, decodeMetadataValue, encodeMetadataValue, selectSql, type BaseBackendOptions, type SelectPlan } from "./base.js";
 export * from "./file-backend.js";
 export * from "./sqlite-types.js";
 export * from "./config.js";

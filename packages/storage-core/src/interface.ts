@@ -72,8 +72,15 @@ export interface IStorageBackend {
   createDatabase(databasePath: string): Promise<void>;
   /** `drop_database` (outside the original Protocol). */
   dropDatabase(databasePath: string): Promise<void>;
-  /** `get_database_path`: where a dataset lives for this backend. */
+  /** `get_database_path`: where a dataset lives for this backend (its placed location, else the one its name gives). */
   getDatabasePath(datasetName: string): string;
+  /**
+   * Where this dataset lives when that is not where its name puts it: a registry entry written by Python
+   * MDM names PostgreSQL database `mdm_<name>` whatever `database_prefix` says. Every later call for the
+   * dataset (exists, engine, hold, drop) uses it; `null` forgets it. The location is checked as a database
+   * path is (an identifier, an absolute file path): MDM_INVALID_NAME / MDM_INVALID_ARGUMENT.
+   */
+  placeDataset(datasetName: string, location: string | null): void;
 
   // --- tables --------------------------------------------------------------------------------
   /** `create_table_from_dataframe` */

@@ -5,6 +5,7 @@ import {
   SqlDate,
   SqlTimestamp,
   decodeMetadataValue,
+  encodeMetadataValue,
   isMdmError,
   selectSql,
   type ColumnDef,
@@ -538,6 +539,22 @@ describe("datasets and metadata", () => {
     expect(decodeMetadataValue("plain text")).toBe("plain text");
     expect(decodeMetadataValue(null)).toBeNull();
     expect(decodeMetadataValue(5n)).toBe(5);
+  });
+
+  test("encodeMetadataValue: a string as itself (Python's str()), JSON where the text would read back as something else", () => {
+    expect(encodeMetadataValue("k", "Quarterly sales")).toBe("Quarterly sales");
+    expect(encodeMetadataValue("k", "")).toBe("");
+    expect(encodeMetadataValue("k", "/data/train.csv")).toBe("/data/train.csv");
+    expect(encodeMetadataValue("k", 5)).toBe("5");
+    expect(encodeMetadataValue("k", 0.1)).toBe("0.1");
+    for (const ambiguous of ["5", " 5", "true", "null", "[1]", '"quoted"', '{"a":1}', "-0", "1e3"]) {
+      expect(encodeMetadataValue("k", ambiguous)).toBe(JSON.stringify(ambiguous));
+    }
+    for (const value of ["Quarterly sales", "", "5", "true", '"quoted"', 5, -2.5, true, false, null, [1, "a"], { a: { b: [null] } }, "été 😀"]) {
+      expect(decodeMetadataValue(encodeMetadataValue("k", value))).toEqual(value);
+    }
+    expect(() => encodeMetadataValue("k", 5n)).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT }));
+    expect(() => encodeMetadataValue("k", () => 1)).toThrow(expect.objectContaining({ code: ErrorCodes.INVALID_ARGUMENT }));
   });
 });
 

@@ -7,6 +7,7 @@ import {
   BACKEND_TYPES,
   ErrorCodes,
   METADATA_COLUMNS,
+  encodeMetadataValue,
   METADATA_TABLE,
   MdmError,
   fileSystemError,
@@ -353,7 +354,7 @@ async function register(ctx: CliContext, name: string, path: string, options: Re
     for (const [t, counts] of Object.entries(coercedCounts)) if (Object.keys(counts).length === 0) delete coercedCounts[t];
     if (options.coerceUnsupported) metadata.coerced = coercedCounts;
     if (Object.keys(columnTypes).length > 0) metadata.column_types = columnTypes;
-    await backend.writeBatches(METADATA_TABLE, METADATA_COLUMNS, [Object.entries(metadata).map(([k, v]) => [k, JSON.stringify(v), createdAt] as Value[])], {
+    await backend.writeBatches(METADATA_TABLE, METADATA_COLUMNS, [Object.entries(metadata).map(([k, v]) => [k, encodeMetadataValue(k, v), createdAt] as Value[])], {
       engine,
       ifExists: "replace",
       signal,

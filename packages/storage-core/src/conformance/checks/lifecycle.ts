@@ -63,6 +63,7 @@ export const SYNCHRONOUS_MEMBERS: readonly string[] = [
   "close",
   "closeConnections",
   "getDatabasePath",
+  "placeDataset",
   "getStagingPath",
   "checkValue",
   "getMetrics",

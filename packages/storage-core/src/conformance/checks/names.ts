@@ -1,7 +1,7 @@
 import { ErrorCodes } from "../../errors.js";
 import { type ColumnDef, type Value } from "../../types.js";
 import { check, checkDeepEqual, checkEqual, checkRows, rejectsWith } from "../assert.js";
-import { SAMPLE_COLUMNS, SAMPLE_ROWS, arrays, defineCheck, frame, openDataset, sampleFrame, type ConformanceCheck } from "./support.js";
+import { DATASET, SAMPLE_COLUMNS, SAMPLE_ROWS, arrays, defineCheck, frame, openDataset, sampleFrame, type ConformanceCheck } from "./support.js";
 
 const G = "names";
 
@@ -63,6 +63,23 @@ export const nameChecks: ConformanceCheck[] = [
       await rejectsWith(() => backend.listStagingPaths(name), ErrorCodes.INVALID_NAME, `listStagingPaths(${shown})`);
     }
     checkDeepEqual(await backend.listDatasets(), [], "listDatasets after refused names");
+  }),
+
+  defineCheck(G, "placeDataset: a dataset is found where its registry entry says, until the place is forgotten", async (backend) => {
+    const engine = await openDataset(backend);
+    await backend.createTableFromDataFrame(sampleFrame(), "train", engine);
+    const location = backend.getDatabasePath(DATASET);
+    checkEqual(await backend.datasetExists("placed_elsewhere"), false, "datasetExists of a dataset not created");
+    backend.placeDataset("placed_elsewhere", location);
+    checkEqual(backend.getDatabasePath("placed_elsewhere"), location, "getDatabasePath of a placed dataset");
+    checkEqual(await backend.datasetExists("placed_elsewhere"), true, "datasetExists of a placed dataset");
+    checkEqual((await backend.loadData("placed_elsewhere", "train")).rows.length, SAMPLE_ROWS.length, "rows read through the placed name");
+    await rejectsWith(() => backend.placeDataset("placed_elsewhere", "x\0y"), ErrorCodes.INVALID_NAME, "placeDataset at a location with NUL");
+    await rejectsWith(() => backend.placeDataset("../x", location), ErrorCodes.INVALID_NAME, "placeDataset of a hostile dataset name");
+    checkEqual(backend.getDatabasePath("placed_elsewhere"), location, "a refused place leaves the earlier one");
+    backend.placeDataset("placed_elsewhere", null);
+    checkEqual(await backend.datasetExists("placed_elsewhere"), false, "datasetExists once the place is forgotten");
+    checkEqual(await backend.datasetExists(DATASET), true, "the dataset itself");
   }),
 
   defineCheck(G, "hostile table and column names work literally without touching other tables", async (backend) => {
